@@ -1,0 +1,1 @@
+//! Hearing schedule (placeholder, replaced by the real module).
