@@ -171,7 +171,12 @@ impl Intake {
         if category.chars().count() > CATEGORY_MAX || !categories.iter().any(|c| c == category) {
             return Err(IntakeError::Category);
         }
-        let description = text(raw.description, 0, DESCRIPTION_MAX, IntakeError::Description)?;
+        let description = text(
+            raw.description,
+            0,
+            DESCRIPTION_MAX,
+            IntakeError::Description,
+        )?;
         let language = if raw.language.is_empty() {
             Language::default()
         } else {
@@ -241,13 +246,49 @@ mod tests {
     fn each_bad_field_is_named() {
         let long = "x".repeat(DESCRIPTION_MAX + 1);
         let cases: Vec<(RawIntake, &str)> = vec![
-            (RawIntake { consent: false, ..raw() }, "consent"),
-            (RawIntake { name: "  ", ..raw() }, "name"),
-            (RawIntake { mobile: "123", ..raw() }, "mobile"),
+            (
+                RawIntake {
+                    consent: false,
+                    ..raw()
+                },
+                "consent",
+            ),
+            (
+                RawIntake {
+                    name: "  ",
+                    ..raw()
+                },
+                "name",
+            ),
+            (
+                RawIntake {
+                    mobile: "123",
+                    ..raw()
+                },
+                "mobile",
+            ),
             (RawIntake { area: "", ..raw() }, "area"),
-            (RawIntake { category: "murder-for-hire", ..raw() }, "category"),
-            (RawIntake { description: &long, ..raw() }, "description"),
-            (RawIntake { language: "fr", ..raw() }, "language"),
+            (
+                RawIntake {
+                    category: "murder-for-hire",
+                    ..raw()
+                },
+                "category",
+            ),
+            (
+                RawIntake {
+                    description: &long,
+                    ..raw()
+                },
+                "description",
+            ),
+            (
+                RawIntake {
+                    language: "fr",
+                    ..raw()
+                },
+                "language",
+            ),
         ];
         for (r, field) in cases {
             assert_eq!(Intake::parse(&r, &cats()).unwrap_err().field(), field);
@@ -257,6 +298,13 @@ mod tests {
     #[test]
     fn devanagari_counts_characters_not_bytes() {
         let name: String = "क".repeat(NAME_MAX);
-        assert!(Intake::parse(&RawIntake { name: &name, ..raw() }, &cats()).is_ok());
+        assert!(Intake::parse(
+            &RawIntake {
+                name: &name,
+                ..raw()
+            },
+            &cats()
+        )
+        .is_ok());
     }
 }

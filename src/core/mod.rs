@@ -6,4 +6,5 @@
 
 pub mod ids;
 pub mod intake;
+pub mod room;
 pub mod schedule;

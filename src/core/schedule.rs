@@ -1,1 +1,0 @@
-//! Hearing schedule (placeholder, replaced by the real module).
