@@ -1,0 +1,276 @@
+//! The records store: complaint records with their history, staff accounts and sessions.
+//!
+//! Is: the only place that talks to the database. [`Store`] is a cheap, cloneable handle
+//! (it wraps a connection pool) with one async method per thing the server needs. Is not:
+//! the queue. The waiting room in `core` decides what happens to a case; the store writes
+//! down what it is told, durably, and answers questions about it.
+//!
+//! Invariants:
+//! - Only this module imports sqlx. No sqlx type appears in a public signature; every
+//!   failure is a [`StoreError`].
+//! - Every change to a complaint appends a history row in the same transaction, so a
+//!   record's history is complete and never ahead of or behind the record.
+//! - A reference number is handed out at most once, allocated in the transaction that
+//!   inserts its complaint.
+//! - An acknowledged write survives a crash or power loss (see [`Store::open_sqlite`]).
+//!
+//! The backend sits behind a private enum. SQL text is shared between backends (`sql`,
+//! `plan`); timestamps are INTEGER unix milliseconds and ids TEXT, so a PostgreSQL backend
+//! needs its own schema file and connection glue, not new queries.
+
+mod error;
+mod export;
+pub mod model;
+mod plan;
+mod query;
+mod rows;
+mod ser;
+mod sql;
+mod sqlite;
+mod string_enum;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+pub use error::StoreError;
+pub use model::*;
+
+use error::{done, Fail};
+
+use crate::core::ids::{DeskId, EntryId, UserId};
+use crate::core::intake::Mobile;
+
+/// A handle on the records database. Clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Store {
+    /// Opens (creating if missing) `<data_dir>/sunwai.db` and brings its schema up to date.
+    ///
+    /// WAL journal with `synchronous=FULL`: every commit is fsynced to the log before it
+    /// is acknowledged, so every acknowledged write survives power loss or `kill -9`
+    /// (NORMAL would be faster and may lose the last commits on power loss; a complaint is
+    /// worth more than the milliseconds). Foreign keys are enforced; writers wait on each
+    /// other up to a busy timeout instead of failing.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
+        let pool = done(sqlite::open(data_dir).await)?;
+        Ok(Store {
+            backend: Backend::Sqlite(pool),
+        })
+    }
+
+    /// Waits for running queries and closes every connection. Clones become unusable.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(p) => p.close().await,
+        }
+    }
+
+    /// Writes a new complaint and allocates its reference. Disposition `Waiting` (video)
+    /// or `Written`, status `Received`. An id or ticket used before is `Conflict`.
+    pub async fn create_complaint(&self, new: NewComplaint) -> Result<Reference, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::create_complaint(p, new).await),
+        }
+    }
+
+    /// Records a queue or call event. Unknown id: `NotFound`.
+    pub async fn apply(&self, ev: RecordEvent) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::apply(p, ev).await),
+        }
+    }
+
+    /// Saves (replacing) the officer's outcome. A station forwards a received complaint.
+    pub async fn save_outcome(
+        &self,
+        id: EntryId,
+        outcome: &Outcome,
+        by: &Actor,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::save_outcome(p, id, outcome, by, at).await),
+        }
+    }
+
+    /// Changes the workflow status; any status may follow any other (supervisors correct
+    /// mistakes), and each change is a history row with `note`.
+    pub async fn set_status(
+        &self,
+        id: EntryId,
+        status: Status,
+        by: &Actor,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::set_status(p, id, status, by, note, at).await),
+        }
+    }
+
+    /// The full record with its history.
+    pub async fn get(&self, id: EntryId) -> Result<Option<Complaint>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::get(p, query::By::Id(id)).await),
+        }
+    }
+
+    /// The full record with its history; the reference is matched trimmed and uppercased.
+    pub async fn get_by_reference(&self, reference: &str) -> Result<Option<Complaint>, StoreError> {
+        let r = Reference::normalize(reference);
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::get(p, query::By::Reference(r)).await),
+        }
+    }
+
+    /// The record whose ticket hashes to `ticket_hash`, with its history.
+    pub async fn find_by_ticket(
+        &self,
+        ticket_hash: &[u8; 32],
+    ) -> Result<Option<Complaint>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::get(p, query::By::Ticket(*ticket_hash)).await),
+        }
+    }
+
+    /// Citizen status check: needs both reference and mobile; returns only what a citizen
+    /// may see. A wrong mobile looks exactly like an unknown reference (`None`), so the
+    /// answer does not confirm that a reference exists. Rate limiting is the caller's job.
+    pub async fn status_lookup(
+        &self,
+        reference: &str,
+        mobile: &Mobile,
+    ) -> Result<Option<StatusView>, StoreError> {
+        let by = query::By::ReferenceAndMobile(Reference::normalize(reference), mobile.clone());
+        let found = match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::get(p, by).await)?,
+        };
+        Ok(found.map(rows::status_view))
+    }
+
+    /// Records matching `filter`, newest first, without history.
+    pub async fn list(&self, filter: &Filter) -> Result<Vec<Complaint>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::list(p, filter).await),
+        }
+    }
+
+    /// CSV with a header row; times in `tz` as RFC 3339; returns rows written. Exports
+    /// every matching record, newest first: `limit` and `offset` are ignored, because an
+    /// export that silently stops at a page size is a wrong export. Reads in pages, so
+    /// memory stays flat however many records match.
+    pub async fn export_csv<W: std::io::Write + Send>(
+        &self,
+        filter: &Filter,
+        tz: &TimeZone,
+        out: W,
+    ) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::export_csv(p, filter, tz, out).await),
+        }
+    }
+
+    /// Records still waiting, carried over or in a call (a call does not survive a
+    /// restart), oldest first, without history: for restoring the waiting room.
+    pub async fn open_entries(&self, desk: &DeskId) -> Result<Vec<Complaint>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::open_entries(p, desk).await),
+        }
+    }
+
+    /// Creates an account. The username is trimmed and lowercased; taken: `Conflict`.
+    pub async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::create_user(p, new).await),
+        }
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<UserWithHash>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::user_by_name(p, username).await),
+        }
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::user(p, id).await),
+        }
+    }
+
+    /// All accounts, by username.
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::list_users(p).await),
+        }
+    }
+
+    /// Returns whether the user exists. Disabling also ends the user's sessions, so that
+    /// enabling them again does not revive old logins.
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::set_disabled(p, username, disabled).await),
+        }
+    }
+
+    /// Returns whether the user exists.
+    pub async fn set_password_hash(&self, username: &str, phc: &str) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::set_password(p, username, phc).await),
+        }
+    }
+
+    /// Stores a session under the token's hash. Unknown user: `NotFound`.
+    pub async fn create_session(
+        &self,
+        token_hash: &[u8; 32],
+        user: UserId,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => {
+                done(sqlite::users::create_session(p, token_hash, user, expires_at).await)
+            }
+        }
+    }
+
+    /// The session's user; `None` if the session is unknown, expired, or its user disabled.
+    pub async fn session_user(
+        &self,
+        token_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::session_user(p, token_hash, now).await),
+        }
+    }
+
+    pub async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::delete_session(p, token_hash).await),
+        }
+    }
+
+    /// Deletes sessions expired at `now`; returns how many. Expired sessions are already
+    /// refused; this only keeps the table small (call it now and then).
+    pub async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::users::delete_expired_sessions(p, now).await),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! SQLite glue for the writes to a complaint: creation, events, outcome, status.
+//!
+//! Each write is one transaction that takes the write lock first ([`write_tx`]), reads the
+//! record, lets `plan` decide the change, then updates the record and appends history.
+
+use jiff::Timestamp;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+
+use super::{load, write_tx};
+use crate::core::ids::EntryId;
+use crate::store::model::*;
+use crate::store::plan::{self, Lifecycle, NewHistory};
+use crate::store::query::By;
+use crate::store::rows::actor_columns;
+use crate::store::{sql, Fail, StoreError};
+
+async fn insert_history(
+    conn: &mut SqliteConnection,
+    id: EntryId,
+    h: &NewHistory,
+) -> Result<(), Fail> {
+    let (kind, actor_id, actor_name) = actor_columns(&h.actor);
+    sqlx::query(sql::INSERT_HISTORY)
+        .bind(id.to_string())
+        .bind(h.at.as_millisecond())
+        .bind(kind)
+        .bind(actor_id)
+        .bind(actor_name)
+        .bind(h.kind.as_str())
+        .bind(&h.detail)
+        .bind(h.status.map(Status::as_str))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(in crate::store) async fn create_complaint(
+    pool: &SqlitePool,
+    new: NewComplaint,
+) -> Result<Reference, Fail> {
+    plan::check_prefix(&new.prefix)?;
+    let year = plan::reference_year(new.created_at, &new.tz);
+    let mut tx = write_tx(pool).await?;
+    let seq: i64 = sqlx::query_scalar(sql::NEXT_REFERENCE)
+        .bind(&new.prefix)
+        .bind(i64::from(year))
+        .fetch_one(&mut *tx)
+        .await?;
+    let reference = plan::format_reference(&new.prefix, year, seq);
+    let i = &new.intake;
+    sqlx::query(sql::INSERT_COMPLAINT)
+        .bind(new.id.to_string())
+        .bind(&reference)
+        .bind(new.desk.as_str())
+        .bind(new.channel.as_str())
+        .bind(&i.name)
+        .bind(i.mobile.as_str())
+        .bind(&i.area)
+        .bind(&i.category)
+        .bind(&i.description)
+        .bind(i.language.code())
+        .bind(new.ticket_hash.map(|h| h.to_vec()))
+        .bind(new.created_at.as_millisecond())
+        .bind(plan::initial_disposition(new.channel).as_str())
+        .bind(Status::Received.as_str())
+        .execute(&mut *tx)
+        .await?;
+    insert_history(
+        &mut tx,
+        new.id,
+        &plan::created_row(new.channel, new.created_at),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reference(reference))
+}
+
+/// Loads a record for a read-modify-write inside `tx`; unknown: `NotFound`.
+async fn load_for_update(conn: &mut SqliteConnection, id: EntryId) -> Result<Complaint, Fail> {
+    let found = load(conn, &By::Id(id), false).await?;
+    Ok(found.ok_or(StoreError::NotFound)?)
+}
+
+fn later(a: Timestamp, b: Timestamp) -> i64 {
+    a.max(b).as_millisecond()
+}
+
+pub(in crate::store) async fn apply(pool: &SqlitePool, ev: RecordEvent) -> Result<(), Fail> {
+    let id = ev.id();
+    let mut tx = write_tx(pool).await?;
+    let c = load_for_update(&mut tx, id).await?;
+    let decliner = match &ev {
+        RecordEvent::OfferDeclined {
+            officer,
+            timed_out: false,
+            ..
+        } => {
+            sqlx::query_scalar(sql::USER_DISPLAY_NAME)
+                .bind(officer.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        _ => None,
+    };
+    let mut s = Lifecycle::of(&c);
+    let row = plan::apply_event(&mut s, &ev, decliner);
+    let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millisecond);
+    sqlx::query(sql::UPDATE_LIFECYCLE)
+        .bind(id.to_string())
+        .bind(ms(s.offered_at))
+        .bind(ms(s.answered_at))
+        .bind(ms(s.ended_at))
+        .bind(s.wait_secs)
+        .bind(s.talk_secs)
+        .bind(s.officer.map(|o| o.to_string()))
+        .bind(s.officer_name)
+        .bind(s.disposition.as_str())
+        .bind(later(c.updated_at, row.at))
+        .execute(&mut *tx)
+        .await?;
+    insert_history(&mut tx, id, &row).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(in crate::store) async fn save_outcome(
+    pool: &SqlitePool,
+    id: EntryId,
+    outcome: &Outcome,
+    by: &Actor,
+    at: Timestamp,
+) -> Result<(), Fail> {
+    let mut tx = write_tx(pool).await?;
+    let c = load_for_update(&mut tx, id).await?;
+    let (status, rows) = plan::outcome_plan(c.status, outcome, by, at);
+    sqlx::query(sql::UPDATE_OUTCOME)
+        .bind(id.to_string())
+        .bind(&outcome.category)
+        .bind(&outcome.station)
+        .bind(&outcome.action)
+        .bind(&outcome.notes)
+        .bind(status.as_str())
+        .bind(later(c.updated_at, at))
+        .execute(&mut *tx)
+        .await?;
+    for row in &rows {
+        insert_history(&mut tx, id, row).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(in crate::store) async fn set_status(
+    pool: &SqlitePool,
+    id: EntryId,
+    status: Status,
+    by: &Actor,
+    note: &str,
+    at: Timestamp,
+) -> Result<(), Fail> {
+    let mut tx = write_tx(pool).await?;
+    let c = load_for_update(&mut tx, id).await?;
+    sqlx::query(sql::UPDATE_STATUS)
+        .bind(id.to_string())
+        .bind(status.as_str())
+        .bind(later(c.updated_at, at))
+        .execute(&mut *tx)
+        .await?;
+    insert_history(&mut tx, id, &plan::status_row(status, by, note, at)).await?;
+    tx.commit().await?;
+    Ok(())
+}

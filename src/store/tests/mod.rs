@@ -1,0 +1,196 @@
+//! Conformance suite for the records store.
+//!
+//! Every check is an `async fn(&Store)` that makes no assumption about the backend beyond a
+//! fresh, empty database, so a future PostgreSQL backend runs the very same suite: add a
+//! second `mod` to `conformance!` that opens a throwaway PostgreSQL database instead.
+
+mod complaints;
+mod lifecycle;
+mod queries;
+mod users;
+mod workflow;
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use super::*;
+use crate::core::ids::{DeskId, EntryId, UserId};
+use crate::core::intake::{Intake, Language, Mobile};
+
+/// Parses an RFC 3339 time; test input only.
+pub(super) fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+pub(super) fn kolkata() -> TimeZone {
+    TimeZone::get("Asia/Kolkata").unwrap()
+}
+
+pub(super) fn desk(s: &str) -> DeskId {
+    DeskId::parse(s).unwrap()
+}
+
+pub(super) fn intake(name: &str, mobile: &str) -> Intake {
+    Intake {
+        name: name.into(),
+        mobile: Mobile::parse(mobile).unwrap(),
+        area: "Kotwali".into(),
+        category: "theft".into(),
+        description: "मोबाइल चोरी हो गया".into(),
+        language: Language::Hindi,
+    }
+}
+
+pub(super) fn new_video(desk_id: &str, prefix: &str, at: &str) -> NewComplaint {
+    NewComplaint {
+        id: EntryId::new_random(),
+        desk: desk(desk_id),
+        prefix: prefix.into(),
+        tz: kolkata(),
+        channel: Channel::Video,
+        intake: intake("राम कुमार", "9876543210"),
+        created_at: t(at),
+        ticket_hash: None,
+    }
+}
+
+/// Creates a video complaint at desk "prayagraj" (prefix PRY).
+pub(super) async fn create_at(s: &Store, at: &str) -> (EntryId, Reference) {
+    let new = new_video("prayagraj", "PRY", at);
+    let id = new.id;
+    (id, s.create_complaint(new).await.unwrap())
+}
+
+pub(super) async fn must_get(s: &Store, id: EntryId) -> Complaint {
+    s.get(id).await.unwrap().expect("record exists")
+}
+
+pub(super) fn officer(name: &str) -> (UserId, String) {
+    (UserId::new_random(), name.to_owned())
+}
+
+pub(super) fn kinds(c: &Complaint) -> Vec<HistoryKind> {
+    c.history.iter().map(|h| h.kind).collect()
+}
+
+/// Runs each listed check against every backend, each on a fresh database.
+macro_rules! conformance {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                // Multi-threaded, so concurrent writers really are concurrent.
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = crate::store::Store::open_sqlite(dir.path()).await.unwrap();
+                    super::$module::$name(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    complaints::create_and_get_with_history,
+    complaints::written_complaint,
+    complaints::references_per_prefix_and_desk_year,
+    complaints::invalid_prefix_is_rejected,
+    complaints::concurrent_creates_get_distinct_references,
+    complaints::duplicate_id_or_ticket_conflicts,
+    lifecycle::lifecycle_offered_answered_ended,
+    lifecycle::interrupted_then_answered_again,
+    lifecycle::offer_declined_and_notes,
+    lifecycle::abandoned,
+    lifecycle::carried_over_then_requeued,
+    complaints::unknown_id_is_not_found,
+    workflow::outcome_auto_forwards_once,
+    workflow::set_status_writes_history,
+    workflow::status_lookup_needs_mobile_and_hides_notes,
+    complaints::find_by_ticket,
+    queries::list_filters,
+    queries::list_text_is_literal_and_case_blind,
+    queries::export_csv_round_trips,
+    queries::export_ignores_limit_and_pages_through_ties,
+    queries::open_entries_per_desk_in_queue_order,
+    users::users_create_list_and_conflict,
+    users::disable_and_password,
+    users::sessions_expire_and_die_with_disabled_user,
+);
+
+/// Durability across reopen: specific to a file-backed backend, so not in the suite. The
+/// first store is dropped without `close`, as a crash would leave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reopen_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, reference) = {
+        let s = Store::open_sqlite(dir.path()).await.unwrap();
+        let (id, r) = create_at(&s, "2026-03-10T04:30:00Z").await;
+        let (off, name) = officer("SI Verma");
+        let at = t("2026-03-10T04:31:00Z");
+        s.apply(RecordEvent::Answered {
+            id,
+            at,
+            officer: off,
+            officer_name: name,
+        })
+        .await
+        .unwrap();
+        (id, r)
+    };
+    let s = Store::open_sqlite(dir.path()).await.unwrap();
+    let c = must_get(&s, id).await;
+    assert_eq!(c.reference, reference);
+    assert_eq!(c.disposition, Disposition::InCall);
+    assert_eq!(c.wait_secs, Some(60));
+    assert_eq!(kinds(&c), [HistoryKind::Created, HistoryKind::Answered]);
+    // The counter survived too: the next reference continues the sequence.
+    let (_, next) = create_at(&s, "2026-03-10T05:00:00Z").await;
+    assert_eq!(next.as_str(), "PRY-2026-000002");
+    s.close().await;
+}
+
+/// Compile-time check: the handle is shareable and its futures can run on any worker
+/// thread (axum handlers and spawned tasks require `Send`).
+#[allow(dead_code)]
+fn store_and_futures_are_send(s: &Store, f: &Filter) {
+    fn send<T: Send>(_: T) {}
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<Store>();
+    send(s.list(f));
+    send(s.export_csv(f, &TimeZone::UTC, Vec::new()));
+    send(s.apply(RecordEvent::Requeued {
+        id: EntryId::new_random(),
+        at: Timestamp::UNIX_EPOCH,
+    }));
+    send(s.session_user(&[0; 32], Timestamp::UNIX_EPOCH));
+}
+
+/// The durability settings `open_sqlite` promises are the ones every connection runs with.
+#[tokio::test]
+async fn sqlite_connections_are_wal_full_sync_with_foreign_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_sqlite(dir.path()).await.unwrap();
+    let Backend::Sqlite(pool) = &s.backend;
+    let mut conn = pool.acquire().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1), "2 is FULL");
+    assert!(busy >= 1000, "busy_timeout {busy} ms");
+    drop(conn);
+    s.close().await;
+}
