@@ -1,1 +1,53 @@
-fn main() {}
+//! The `sunwai` binary: parse the command line, set up logging, run.
+
+use clap::Parser;
+use sunwai::cli::{self, Cli, Cmd};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve { common, listen } => serve(common, listen).await,
+        Cmd::Config { what } => cli::config_cmd(what).await,
+        Cmd::Records { what } => cli::records_cmd(what).await,
+        Cmd::User { what } => cli::user_cmd(what).await,
+    }
+}
+
+async fn serve(common: cli::Common, listen: Option<String>) -> anyhow::Result<()> {
+    let config = cli::load_config(&common, listen)?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(data_dir = %config.data_dir.display(), "sunwai listening on http://{addr}/");
+    println!("sunwai is running at http://{addr}/ (Ctrl-C to stop)");
+    sunwai::run(listener, config, shutdown_signal()).await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

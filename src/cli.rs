@@ -1,0 +1,354 @@
+//! The command line: `serve`, `config example|check`, `records export`, `user …`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, Overrides};
+use crate::core::ids::DeskId;
+use crate::store::{Filter, NewUser, Role, Status, Store};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sunwai",
+    version,
+    about = "Video hearing server: waiting room, dispatch, SFU and complaint records"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Common {
+    /// TOML configuration file.
+    #[arg(long, env = "SUNWAI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database and state).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
+    },
+    /// Complaint records.
+    Records {
+        #[command(subcommand)]
+        what: RecordsCmd,
+    },
+    /// Officer and supervisor accounts.
+    User {
+        #[command(subcommand)]
+        what: UserCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Print a complete, commented example configuration.
+    Example,
+    /// Load and validate the configuration, then print a summary.
+    Check {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RecordsCmd {
+    /// Export complaint records as CSV.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// Only this desk.
+        #[arg(long)]
+        desk: Option<String>,
+        /// Only this status (received, forwarded, under_investigation, resolved).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only records created at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records created before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RoleArg {
+    Officer,
+    Supervisor,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Add an account. The password is asked for, or read from standard input.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Sign-in name.
+        #[arg(long)]
+        name: String,
+        /// Name shown to others (defaults to the sign-in name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The desk this account works at; supervisors without one see every desk.
+        #[arg(long)]
+        desk: Option<String>,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Disable an account (its sessions stop working).
+    Disable {
+        #[command(flatten)]
+        common: Common,
+        name: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        #[command(flatten)]
+        common: Common,
+        name: String,
+    },
+    /// Change an account's password.
+    Passwd {
+        #[command(flatten)]
+        common: Common,
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub fn load_config(common: &Common, listen: Option<String>) -> anyhow::Result<Config> {
+    let flags = Overrides {
+        listen,
+        data_dir: common.data_dir.clone(),
+    };
+    Ok(Config::load(common.config.as_deref(), &flags)?)
+}
+
+async fn open_store(common: &Common) -> anyhow::Result<(Config, Store)> {
+    let config = load_config(common, None)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = Store::open_sqlite(&config.data_dir).await?;
+    Ok((config, store))
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the passwords differ");
+        }
+        first
+    };
+    if password.chars().count() < 10 {
+        bail!("use a password of at least 10 characters");
+    }
+    Ok(password)
+}
+
+pub async fn config_cmd(what: ConfigCmd) -> anyhow::Result<()> {
+    match what {
+        ConfigCmd::Example => print!("{}", crate::config::EXAMPLE),
+        ConfigCmd::Check { common } => {
+            let c = load_config(&common, None)?;
+            println!("listen {}; data in {}", c.listen, c.data_dir.display());
+            for d in &c.desks {
+                println!(
+                    "desk {} ({}), references {}-YYYY-NNNNNN",
+                    d.id, d.name, d.prefix
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn records_cmd(what: RecordsCmd) -> anyhow::Result<()> {
+    let RecordsCmd::Export {
+        common,
+        desk,
+        status,
+        since,
+        until,
+        out,
+    } = what;
+    let (config, store) = open_store(&common).await?;
+    let desk = desk
+        .map(|d| DeskId::parse(&d))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--desk: {e}"))?;
+    let tz = desk
+        .as_ref()
+        .and_then(|d| config.desks.iter().find(|x| x.id == *d))
+        .or(config.desks.first())
+        .map(|d| d.schedule.time_zone().clone())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let filter = Filter {
+        desk,
+        status: status
+            .map(|s| Status::parse(&s).context("--status: unknown status"))
+            .transpose()?,
+        since: since
+            .map(|s| s.parse().context("--since: use RFC 3339"))
+            .transpose()?,
+        until: until
+            .map(|s| s.parse().context("--until: use RFC 3339"))
+            .transpose()?,
+        limit: u32::MAX,
+        ..Filter::default()
+    };
+    let n = match out {
+        Some(path) => {
+            let f = std::fs::File::create(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            store
+                .export_csv(&filter, &tz, std::io::BufWriter::new(f))
+                .await?
+        }
+        None => store.export_csv(&filter, &tz, std::io::stdout()).await?,
+    };
+    eprintln!("{n} records exported");
+    store.close().await;
+    Ok(())
+}
+
+pub async fn user_cmd(what: UserCmd) -> anyhow::Result<()> {
+    match what {
+        UserCmd::Add {
+            common,
+            role,
+            name,
+            display_name,
+            desk,
+            password_stdin,
+        } => {
+            let (config, store) = open_store(&common).await?;
+            let desk = desk
+                .map(|d| DeskId::parse(&d))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--desk: {e}"))?;
+            if let Some(d) = &desk {
+                if !config.desks.iter().any(|x| x.id == *d) {
+                    bail!("--desk: no desk {d} in the configuration");
+                }
+            }
+            let role = match role {
+                RoleArg::Officer => Role::Officer,
+                RoleArg::Supervisor => Role::Supervisor,
+            };
+            if role == Role::Officer && desk.is_none() {
+                bail!("an officer needs --desk");
+            }
+            let username = name.trim().to_owned();
+            if username.is_empty()
+                || username.len() > 64
+                || username.chars().any(char::is_whitespace)
+            {
+                bail!("--name: 1 to 64 characters without spaces");
+            }
+            let password = read_password(password_stdin)?;
+            let password_phc = crate::auth::hash_password(&password)?;
+            let display_name = display_name.unwrap_or_else(|| username.clone());
+            let user = store
+                .create_user(NewUser {
+                    username,
+                    display_name,
+                    role,
+                    desk,
+                    password_phc,
+                })
+                .await?;
+            println!(
+                "added {} {} ({})",
+                user.role.as_str(),
+                user.username,
+                user.id
+            );
+            store.close().await;
+        }
+        UserCmd::List { common } => {
+            let (_, store) = open_store(&common).await?;
+            let mut out = std::io::stdout();
+            for u in store.list_users().await? {
+                let desk = u
+                    .desk
+                    .as_ref()
+                    .map_or("(all desks)".to_owned(), |d| d.to_string());
+                let state = if u.disabled { "disabled" } else { "active" };
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.username,
+                    u.role.as_str(),
+                    desk,
+                    state,
+                    u.display_name
+                )?;
+            }
+            store.close().await;
+        }
+        UserCmd::Disable { common, name } => set_disabled(&common, &name, true).await?,
+        UserCmd::Enable { common, name } => set_disabled(&common, &name, false).await?,
+        UserCmd::Passwd {
+            common,
+            name,
+            password_stdin,
+        } => {
+            let (_, store) = open_store(&common).await?;
+            let password = read_password(password_stdin)?;
+            let phc = crate::auth::hash_password(&password)?;
+            if !store.set_password_hash(&name, &phc).await? {
+                bail!("no account {name:?}");
+            }
+            println!("password changed for {name}");
+            store.close().await;
+        }
+    }
+    Ok(())
+}
+
+async fn set_disabled(common: &Common, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let (_, store) = open_store(common).await?;
+    if !store.set_user_disabled(name, disabled).await? {
+        bail!("no account {name:?}");
+    }
+    println!("{name} {}", if disabled { "disabled" } else { "enabled" });
+    store.close().await;
+    Ok(())
+}

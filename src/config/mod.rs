@@ -1,0 +1,372 @@
+//! Configuration: defaults, an optional TOML file, SUNWAI_* environment variables and
+//! command-line flags, merged in that order, then validated into the types the server uses.
+//! Validation happens once at start-up; a bad setting stops the process with a message that
+//! names it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+use crate::core::ids::DeskId;
+use crate::core::room::{ClosePolicy, LateJoin, Policy};
+use crate::core::schedule::ScheduleSpec;
+
+/// The commented example printed by `sunwai config example`; every value in it is the default.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Labelled {
+    pub key: String,
+    pub hi: String,
+    pub en: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyFile {
+    pub offer_timeout_secs: u32,
+    pub citizen_grace_secs: u32,
+    pub wrap_up_secs: u32,
+    pub assumed_call_secs: u32,
+    pub late_join: String,
+    pub close: String,
+    pub max_waiting: u32,
+}
+
+impl Default for PolicyFile {
+    fn default() -> Self {
+        Self {
+            offer_timeout_secs: 30,
+            citizen_grace_secs: 120,
+            wrap_up_secs: 30,
+            assumed_call_secs: 360,
+            late_join: "carry_over".into(),
+            close: "serve_all".into(),
+            max_waiting: 500,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeskFile {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+    #[serde(default = "default_windows")]
+    pub windows: Vec<String>,
+    #[serde(default)]
+    pub weekdays: Vec<String>,
+    #[serde(default)]
+    pub closed_dates: Vec<String>,
+    #[serde(default)]
+    pub policy: PolicyFile,
+}
+
+fn default_tz() -> String {
+    "Asia/Kolkata".into()
+}
+fn default_windows() -> Vec<String> {
+    vec!["12:00-14:00".into()]
+}
+
+/// The configuration as written (file, environment, flags), before validation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub log: String,
+    pub categories: Vec<Labelled>,
+    pub stations: Vec<Labelled>,
+    pub desks: Vec<DeskFile>,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        // The example file is the single source of the defaults.
+        toml_defaults()
+    }
+}
+
+fn toml_defaults() -> FileConfig {
+    Figment::from(Toml::string(EXAMPLE))
+        .extract()
+        .expect("the embedded example configuration parses (checked by a test)")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("listen: {0:?} is not an address such as 127.0.0.1:8080")]
+    Listen(String),
+    #[error("desk {desk}: {message}")]
+    Desk { desk: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A validated desk.
+#[derive(Clone, Debug)]
+pub struct DeskConfig {
+    pub id: DeskId,
+    pub name: String,
+    pub prefix: String,
+    pub schedule: ScheduleSpec,
+    pub policy: Policy,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log: String,
+    pub categories: Vec<Labelled>,
+    pub stations: Vec<Labelled>,
+    pub desks: Vec<DeskConfig>,
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Merges defaults < file < SUNWAI_* environment < flags, then validates.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Toml::string(EXAMPLE));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig
+            .merge(Env::prefixed("SUNWAI_").split("__"))
+            .merge(Serialized::defaults(flags));
+        let raw: FileConfig = fig.extract().map_err(Box::new)?;
+        raw.validate()
+    }
+}
+
+fn secs(s: u32) -> SignedDuration {
+    SignedDuration::from_secs(i64::from(s))
+}
+
+fn keys_ok(list: &[Labelled], what: &str) -> Result<(), ConfigError> {
+    if list.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "{what}: at least one is needed"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for l in list {
+        let ok = !l.key.is_empty()
+            && l.key.len() <= 40
+            && l.key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(ConfigError::Invalid(format!(
+                "{what}: key {:?} must be 1-40 of a-z, 0-9, '-', '_'",
+                l.key
+            )));
+        }
+        if !seen.insert(&l.key) {
+            return Err(ConfigError::Invalid(format!(
+                "{what}: key {:?} appears twice",
+                l.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl PolicyFile {
+    fn validate(&self) -> Result<Policy, String> {
+        let late_join = match self.late_join.as_str() {
+            "carry_over" => LateJoin::CarryOver,
+            "admit_with_warning" => LateJoin::AdmitWithWarning,
+            other => {
+                return Err(format!(
+                    "late_join: {other:?} is not carry_over or admit_with_warning"
+                ))
+            }
+        };
+        let close = match self.close.as_str() {
+            "serve_all" => ClosePolicy::ServeAll,
+            "carry_over" => ClosePolicy::CarryOver,
+            other => return Err(format!("close: {other:?} is not serve_all or carry_over")),
+        };
+        let within = |v: u32, lo: u32, hi: u32, name: &str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name}: {v} is outside {lo}..={hi}"))
+            }
+        };
+        within(self.offer_timeout_secs, 5, 600, "offer_timeout_secs")?;
+        within(self.citizen_grace_secs, 5, 3600, "citizen_grace_secs")?;
+        within(self.wrap_up_secs, 0, 1800, "wrap_up_secs")?;
+        within(self.assumed_call_secs, 30, 7200, "assumed_call_secs")?;
+        within(self.max_waiting, 1, 100_000, "max_waiting")?;
+        Ok(Policy {
+            offer_timeout: secs(self.offer_timeout_secs),
+            citizen_grace: secs(self.citizen_grace_secs),
+            wrap_up: secs(self.wrap_up_secs),
+            assumed_call: secs(self.assumed_call_secs),
+            late_join,
+            close,
+            max_waiting: self.max_waiting as usize,
+        })
+    }
+}
+
+impl FileConfig {
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::Listen(self.listen.clone()))?;
+        keys_ok(&self.categories, "categories")?;
+        keys_ok(&self.stations, "stations")?;
+        if self.desks.is_empty() {
+            return Err(ConfigError::Invalid(
+                "desks: at least one desk is needed".into(),
+            ));
+        }
+        let mut desks = Vec::with_capacity(self.desks.len());
+        for d in &self.desks {
+            let err = |message: String| ConfigError::Desk {
+                desk: d.id.clone(),
+                message,
+            };
+            let id = DeskId::parse(&d.id).map_err(|e| err(e.to_string()))?;
+            if desks.iter().any(|x: &DeskConfig| x.id == id) {
+                return Err(err("appears twice".into()));
+            }
+            let name = d.name.trim();
+            if name.is_empty() || name.chars().count() > 80 {
+                return Err(err("name must be 1 to 80 characters".into()));
+            }
+            if !(2..=6).contains(&d.prefix.len())
+                || !d.prefix.bytes().all(|b| b.is_ascii_uppercase())
+            {
+                return Err(err(format!(
+                    "prefix {:?} must be 2 to 6 letters A-Z",
+                    d.prefix
+                )));
+            }
+            let schedule =
+                ScheduleSpec::parse(&d.time_zone, &d.windows, &d.weekdays, &d.closed_dates)
+                    .map_err(|e| err(e.to_string()))?;
+            let policy = d.policy.validate().map_err(err)?;
+            desks.push(DeskConfig {
+                id,
+                name: name.to_owned(),
+                prefix: d.prefix.clone(),
+                schedule,
+                policy,
+            });
+        }
+        Ok(Config {
+            listen,
+            data_dir: self.data_dir,
+            log: self.log,
+            categories: self.categories,
+            stations: self.stations,
+            desks,
+        })
+    }
+}
+
+impl Config {
+    pub fn category_keys(&self) -> Vec<String> {
+        self.categories.iter().map(|c| c.key.clone()).collect()
+    }
+    pub fn station(&self, key: &str) -> Option<&Labelled> {
+        self.stations.iter().find(|s| s.key == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_the_defaults_and_valid() {
+        let c = FileConfig::default().validate().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(
+            c.listen.ip().is_loopback(),
+            "nothing listens beyond loopback by default"
+        );
+        assert_eq!(c.desks.len(), 1);
+        assert_eq!(c.desks[0].policy, Policy::default());
+        assert!(c.categories.iter().any(|x| x.key == "other"));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        type Mutation = fn(&mut FileConfig);
+        let cases: Vec<(Mutation, &str)> = vec![
+            (|c| c.listen = "8080".into(), "listen"),
+            (|c| c.desks[0].id = "SSP Prayagraj".into(), "desk id"),
+            (|c| c.desks[0].prefix = "pry".into(), "prefix"),
+            (
+                |c| c.desks[0].windows = vec!["14:00-12:00".into()],
+                "window",
+            ),
+            (|c| c.desks[0].time_zone = "Mars/Olympus".into(), "zone"),
+            (|c| c.desks[0].policy.close = "never".into(), "close"),
+            (
+                |c| c.desks[0].policy.offer_timeout_secs = 0,
+                "offer_timeout_secs",
+            ),
+            (|c| c.desks.clear(), "desks"),
+            (|c| c.categories[1].key = "theft".into(), "twice"),
+        ];
+        for (mutate, what) in cases {
+            let mut c = FileConfig::default();
+            mutate(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(!e.is_empty(), "{what}");
+        }
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sunwai.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9001\"\ndata_dir = \"/srv/x\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9002".into()),
+            data_dir: None,
+        };
+        let c = Config::load(Some(&path), &flags).unwrap();
+        assert_eq!(c.listen.port(), 9002);
+        assert_eq!(c.data_dir, PathBuf::from("/srv/x"));
+        assert!(matches!(
+            Config::load(Some(&dir.path().join("nope.toml")), &flags),
+            Err(ConfigError::MissingFile(_))
+        ));
+    }
+}

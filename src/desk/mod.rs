@@ -1,0 +1,577 @@
+//! One actor per desk, the single owner of that desk's `core::room::Room`. Connections send
+//! it messages over a bounded channel; it applies them to the room with the time read from
+//! the shell's clock, sleeps until the room's next deadline, and routes the effects: notes
+//! to connections' outboxes (never waiting on a client), record notes to the record writer
+//! (waiting if the database is behind: records are never dropped), call notes to media.
+//!
+//! Architecture invariant: no other task touches a desk's live state. Everything else reads
+//! the published `DeskStatus` or asks the actor.
+
+mod clock;
+mod outbox;
+mod records;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::DeskConfig;
+use crate::core::ids::{DeskId, EntryId, UserId};
+use crate::core::room::{
+    CallNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError,
+};
+use crate::core::schedule::{Schedule, WindowStatus};
+
+pub use clock::Clock;
+pub use outbox::{ConnId, DeskView, EntryInfo, Inbox, Outbound, Outbox, OUTBOX_CAPACITY};
+pub use records::{spawn_record_writer, RecordJob};
+
+/// Messages a desk may have queued before senders wait.
+const MAILBOX: usize = 1024;
+/// Watchers get at most one snapshot per this interval.
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What anyone may read about a desk without asking its actor.
+#[derive(Clone, Debug)]
+pub struct DeskStatus {
+    pub window: WindowStatus,
+    pub waiting: u32,
+    pub in_call: u32,
+    pub officers_on_duty: u32,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, RoomError>>;
+
+enum Msg {
+    /// Would a join be accepted right now? (Checked before a record is created for it.)
+    CanJoin {
+        reply: Reply<()>,
+    },
+    Join {
+        entry: EntryId,
+        info: EntryInfo,
+        class: Class,
+        outbox: Outbox,
+        reply: Reply<()>,
+    },
+    /// A citizen's new connection takes over their entry (reload, network change).
+    Attach {
+        entry: EntryId,
+        outbox: Outbox,
+        reply: Reply<AttachedAs>,
+    },
+    CitizenGone {
+        entry: EntryId,
+        conn: ConnId,
+    },
+    OnDuty {
+        officer: UserId,
+        name: String,
+        outbox: Outbox,
+        reply: Reply<()>,
+    },
+    OfficerGone {
+        officer: UserId,
+        conn: ConnId,
+    },
+    Cmd {
+        cmd: Command,
+        reply: Reply<()>,
+    },
+    Watch {
+        outbox: Outbox,
+    },
+    Unwatch {
+        conn: ConnId,
+    },
+    View {
+        reply: oneshot::Sender<Arc<DeskView>>,
+    },
+}
+
+/// What a reattached citizen is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttachedAs {
+    Waiting,
+    InCall,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    #[error("the desk is shutting down")]
+    Gone,
+}
+
+/// A cheap, cloneable handle to a desk's actor.
+#[derive(Clone)]
+pub struct DeskHandle {
+    pub id: DeskId,
+    pub name: String,
+    pub prefix: String,
+    pub time_zone: jiff::tz::TimeZone,
+    tx: mpsc::Sender<Msg>,
+    status: watch::Receiver<DeskStatus>,
+}
+
+impl DeskHandle {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Msg) -> Result<T, DeskError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| DeskError::Gone)?;
+        Ok(rx.await.map_err(|_| DeskError::Gone)??)
+    }
+
+    pub fn status(&self) -> DeskStatus {
+        self.status.borrow().clone()
+    }
+
+    pub async fn can_join(&self) -> Result<(), DeskError> {
+        self.ask(|reply| Msg::CanJoin { reply }).await
+    }
+
+    pub async fn join(
+        &self,
+        entry: EntryId,
+        info: EntryInfo,
+        class: Class,
+        outbox: Outbox,
+    ) -> Result<(), DeskError> {
+        self.ask(|reply| Msg::Join {
+            entry,
+            info,
+            class,
+            outbox,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn attach(&self, entry: EntryId, outbox: Outbox) -> Result<AttachedAs, DeskError> {
+        self.ask(|reply| Msg::Attach {
+            entry,
+            outbox,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn on_duty(
+        &self,
+        officer: UserId,
+        name: String,
+        outbox: Outbox,
+    ) -> Result<(), DeskError> {
+        self.ask(|reply| Msg::OnDuty {
+            officer,
+            name,
+            outbox,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn command(&self, cmd: Command) -> Result<(), DeskError> {
+        self.ask(|reply| Msg::Cmd { cmd, reply }).await
+    }
+
+    /// Tells the desk a connection ended. Never waits: if the mailbox is full the goodbye
+    /// is delivered by a task, so a closing connection cannot stall.
+    pub fn citizen_gone(&self, entry: EntryId, conn: ConnId) {
+        self.send_later(Msg::CitizenGone { entry, conn });
+    }
+
+    pub fn officer_gone(&self, officer: UserId, conn: ConnId) {
+        self.send_later(Msg::OfficerGone { officer, conn });
+    }
+
+    pub fn watch(&self, outbox: Outbox) {
+        self.send_later(Msg::Watch { outbox });
+    }
+
+    pub fn unwatch(&self, conn: ConnId) {
+        self.send_later(Msg::Unwatch { conn });
+    }
+
+    pub async fn view(&self) -> Result<Arc<DeskView>, DeskError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::View { reply })
+            .await
+            .map_err(|_| DeskError::Gone)?;
+        rx.await.map_err(|_| DeskError::Gone)
+    }
+
+    fn send_later(&self, msg: Msg) {
+        if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(msg).await;
+            });
+        }
+    }
+}
+
+struct Actor {
+    id: DeskId,
+    room: Room,
+    clock: Clock,
+    entries: HashMap<EntryId, Arc<EntryInfo>>,
+    /// When each entry joined and, once answered, when its call began (for metrics).
+    times: HashMap<EntryId, (Timestamp, Option<Timestamp>)>,
+    citizens: HashMap<EntryId, Outbox>,
+    officers: HashMap<UserId, Outbox>,
+    watchers: Vec<Outbox>,
+    records: mpsc::Sender<RecordJob>,
+    status: watch::Sender<DeskStatus>,
+    dirty: bool,
+}
+
+/// Starts the actor for one desk.
+pub fn spawn_desk(cfg: &DeskConfig, clock: Clock, records: mpsc::Sender<RecordJob>) -> DeskHandle {
+    let room = Room::new(cfg.policy.clone(), Schedule::new(cfg.schedule.clone()));
+    let now = clock.now();
+    let status0 = DeskStatus {
+        window: room.schedule().status(now),
+        waiting: 0,
+        in_call: 0,
+        officers_on_duty: 0,
+    };
+    let (status_tx, status_rx) = watch::channel(status0);
+    let (tx, rx) = mpsc::channel(MAILBOX);
+    let actor = Actor {
+        id: cfg.id.clone(),
+        room,
+        clock,
+        entries: HashMap::new(),
+        times: HashMap::new(),
+        citizens: HashMap::new(),
+        officers: HashMap::new(),
+        watchers: Vec::new(),
+        records,
+        status: status_tx,
+        dirty: true,
+    };
+    tokio::spawn(actor.run(rx));
+    DeskHandle {
+        id: cfg.id.clone(),
+        name: cfg.name.clone(),
+        prefix: cfg.prefix.clone(),
+        time_zone: cfg.schedule.time_zone().clone(),
+        tx,
+        status: status_rx,
+    }
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut snapshots = tokio::time::interval(SNAPSHOT_EVERY);
+        snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let now = self.clock.now();
+            let deadline = self
+                .room
+                .next_deadline(now)
+                .map(|t| self.clock.instant_at(t));
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => self.on_msg(msg).await,
+                    None => break,
+                },
+                () = sleep => {
+                    let now = self.clock.now();
+                    let fx = self.room.tick(now);
+                    self.route(fx, now).await;
+                    // Window edges change the status even when nobody is there.
+                    self.publish_status(now);
+                }
+                _ = snapshots.tick(), if self.dirty && !self.watchers.is_empty() => self.send_snapshot(),
+            }
+        }
+        tracing::debug!(desk = %self.id, "desk actor stopped");
+    }
+
+    async fn on_msg(&mut self, msg: Msg) {
+        let now = self.clock.now();
+        match msg {
+            Msg::CanJoin { reply } => {
+                let r = match self.room.schedule().status(now) {
+                    WindowStatus::Closed { next } => Err(RoomError::WindowClosed { next }),
+                    WindowStatus::Open(_) if self.room.len() >= self.room.policy().max_waiting => {
+                        Err(RoomError::QueueFull)
+                    }
+                    WindowStatus::Open(_) => Ok(()),
+                };
+                let _ = reply.send(r);
+            }
+            Msg::Join {
+                entry,
+                info,
+                class,
+                outbox,
+                reply,
+            } => {
+                let cmd = Command::Join {
+                    entry,
+                    intake: info.intake.clone(),
+                    class,
+                };
+                self.entries.insert(entry, Arc::new(info));
+                self.citizens.insert(entry, outbox);
+                match self.room.handle(cmd, now) {
+                    Ok(fx) => {
+                        self.times.insert(entry, (now, None));
+                        let _ = reply.send(Ok(()));
+                        self.route(fx, now).await;
+                    }
+                    Err(e) => {
+                        self.entries.remove(&entry);
+                        self.citizens.remove(&entry);
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Msg::Attach {
+                entry,
+                outbox,
+                reply,
+            } => {
+                if !self.room.contains(entry) {
+                    let _ = reply.send(Err(RoomError::UnknownEntry));
+                    return;
+                }
+                if let Some(old) = self.citizens.insert(entry, outbox) {
+                    old.push(Outbound::Superseded);
+                }
+                let state = if self.room.call_of(entry).is_some() {
+                    AttachedAs::InCall
+                } else {
+                    AttachedAs::Waiting
+                };
+                let _ = reply.send(Ok(state));
+                self.apply(Command::CitizenBack { entry }, now).await;
+            }
+            Msg::CitizenGone { entry, conn } => {
+                if self.citizens.get(&entry).is_some_and(|o| o.conn == conn) {
+                    self.citizens.remove(&entry);
+                    if self.room.contains(entry) {
+                        self.apply(Command::CitizenLost { entry }, now).await;
+                    }
+                }
+            }
+            Msg::OnDuty {
+                officer,
+                name,
+                outbox,
+                reply,
+            } => {
+                if let Some(old) = self.officers.insert(officer, outbox) {
+                    if old.conn != self.officers[&officer].conn {
+                        old.push(Outbound::Superseded);
+                    }
+                }
+                let r = self.room.handle(Command::OnDuty { officer, name }, now);
+                self.reply_and_route(r, reply, now).await;
+            }
+            Msg::OfficerGone { officer, conn } => {
+                if self.officers.get(&officer).is_some_and(|o| o.conn == conn) {
+                    self.officers.remove(&officer);
+                    if self.room.duty(officer) != crate::core::room::DutyState::Off {
+                        self.apply(Command::OfficerLost { officer }, now).await;
+                    }
+                }
+            }
+            Msg::Cmd { cmd, reply } => {
+                let r = self.room.handle(cmd, now);
+                self.reply_and_route(r, reply, now).await;
+            }
+            Msg::Watch { outbox } => {
+                self.watchers.retain(|w| w.conn != outbox.conn);
+                outbox.push(Outbound::Desk(self.view(now)));
+                self.watchers.push(outbox);
+            }
+            Msg::Unwatch { conn } => self.watchers.retain(|w| w.conn != conn),
+            Msg::View { reply } => {
+                let _ = reply.send(self.view(now));
+            }
+        }
+    }
+
+    async fn apply(&mut self, cmd: Command, now: Timestamp) {
+        match self.room.handle(cmd, now) {
+            Ok(fx) => self.route(fx, now).await,
+            Err(e) => tracing::debug!(desk = %self.id, error = %e, "command not applied"),
+        }
+    }
+
+    async fn reply_and_route(
+        &mut self,
+        r: Result<Vec<Effect>, RoomError>,
+        reply: Reply<()>,
+        now: Timestamp,
+    ) {
+        match r {
+            Ok(fx) => {
+                let _ = reply.send(Ok(()));
+                self.route(fx, now).await;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    fn view(&mut self, now: Timestamp) -> Arc<DeskView> {
+        let view = self.room.view(now);
+        let references = view
+            .queue
+            .iter()
+            .map(|q| {
+                self.entries
+                    .get(&q.entry)
+                    .map(|i| i.reference.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Arc::new(DeskView {
+            desk: self.id.clone(),
+            view,
+            references,
+        })
+    }
+
+    fn send_snapshot(&mut self) {
+        self.dirty = false;
+        let view = self.view(self.clock.now());
+        self.watchers
+            .retain(|w| w.push(Outbound::Desk(view.clone())));
+    }
+
+    /// Delivers a batch of effects in order.
+    async fn route(&mut self, fx: Vec<Effect>, now: Timestamp) {
+        if fx.is_empty() {
+            return;
+        }
+        self.dirty = true;
+        let mut finished = Vec::new();
+        for effect in fx {
+            match effect {
+                Effect::Citizen(entry, note) => {
+                    if let Some(out) = self.citizens.get(&entry) {
+                        out.push(Outbound::Citizen(note));
+                    }
+                }
+                Effect::Officer(officer, note) => {
+                    let about = officer_note_entry(&note)
+                        .and_then(|e| self.entries.get(&e).map(|i| (e, i.clone())));
+                    if let Some(out) = self.officers.get(&officer) {
+                        out.push(Outbound::Officer(note, about));
+                    }
+                }
+                Effect::Record(note) => {
+                    self.observe(&note, now);
+                    if let RecordNote::Ended { entry, .. }
+                    | RecordNote::Abandoned { entry, .. }
+                    | RecordNote::CarriedOver { entry, .. } = note
+                    {
+                        finished.push(entry);
+                    }
+                    // Waits for room rather than dropping: a record is never lost.
+                    if self
+                        .records
+                        .send(RecordJob { note, at: now })
+                        .await
+                        .is_err()
+                    {
+                        tracing::error!(desk = %self.id, "record writer is gone; record note lost");
+                    }
+                }
+                Effect::Call(note) => {
+                    // The SFU attaches here; until then calls are signaling-only.
+                    match note {
+                        CallNote::Start { entry, officer } => {
+                            tracing::debug!(%entry, %officer, "call started")
+                        }
+                        CallNote::Stop { entry } => tracing::debug!(%entry, "call stopped"),
+                    }
+                }
+            }
+        }
+        for entry in finished {
+            self.entries.remove(&entry);
+            self.times.remove(&entry);
+            self.citizens.remove(&entry);
+        }
+        self.publish_status(now);
+    }
+
+    /// Metrics from record notes.
+    fn observe(&mut self, note: &RecordNote, now: Timestamp) {
+        let desk = self.id.to_string();
+        match note {
+            RecordNote::Answered { entry, .. } => {
+                if let Some((joined, answered)) = self.times.get_mut(entry) {
+                    let wait = now.duration_since(*joined).as_secs_f64();
+                    metrics::histogram!("sunwai_wait_seconds", "desk" => desk).record(wait);
+                    *answered = Some(now);
+                }
+            }
+            RecordNote::Ended { entry, .. } => {
+                metrics::counter!("sunwai_calls_total", "desk" => desk.clone()).increment(1);
+                if let Some((_, Some(answered))) = self.times.get(entry) {
+                    let talk = now.duration_since(*answered).as_secs_f64();
+                    metrics::histogram!("sunwai_call_seconds", "desk" => desk).record(talk);
+                }
+            }
+            RecordNote::Abandoned { .. } => {
+                metrics::counter!("sunwai_abandoned_total", "desk" => desk).increment(1)
+            }
+            RecordNote::CarriedOver { .. } => {
+                metrics::counter!("sunwai_carried_over_total", "desk" => desk).increment(1)
+            }
+            _ => {}
+        }
+    }
+
+    fn publish_status(&mut self, now: Timestamp) {
+        let (waiting, in_call, officers_on_duty, calls_today) = self.room.counts();
+        let status = DeskStatus {
+            window: self.room.schedule().status(now),
+            waiting,
+            in_call,
+            officers_on_duty,
+        };
+        let desk = self.id.to_string();
+        metrics::gauge!("sunwai_waiting", "desk" => desk.clone()).set(waiting);
+        metrics::gauge!("sunwai_calls_in_progress", "desk" => desk.clone()).set(in_call);
+        metrics::gauge!("sunwai_officers_on_duty", "desk" => desk.clone()).set(officers_on_duty);
+        metrics::gauge!("sunwai_calls_today", "desk" => desk).set(calls_today);
+        self.status.send_replace(status);
+    }
+}
+
+fn officer_note_entry(note: &OfficerNote) -> Option<EntryId> {
+    match note {
+        OfficerNote::Duty(_) => None,
+        OfficerNote::Offer { entry, .. }
+        | OfficerNote::OfferWithdrawn { entry, .. }
+        | OfficerNote::CallStarted { entry }
+        | OfficerNote::PeerLost { entry }
+        | OfficerNote::CallResumed { entry }
+        | OfficerNote::CallEnded { entry, .. } => Some(*entry),
+    }
+}
+
+#[cfg(test)]
+mod tests;

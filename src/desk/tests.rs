@@ -1,0 +1,152 @@
+//! The desk actor on paused tokio time: timers fire from the actor's own sleep, effects
+//! reach the right outboxes, record notes reach the writer, and a slow client is cut off
+//! without holding up the desk.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::config::FileConfig;
+use crate::core::intake::{Intake, Language, Mobile};
+use crate::core::room::{CitizenNote, DutyState, OfficerNote};
+
+fn noon() -> Timestamp {
+    "2026-11-28T06:30:00Z".parse().unwrap()
+}
+
+fn desk() -> (DeskHandle, mpsc::Receiver<RecordJob>) {
+    let cfg = FileConfig::default().validate().unwrap();
+    let (tx, rx) = mpsc::channel(64);
+    (
+        spawn_desk(&cfg.desks[0], Clock::starting_at(noon()), tx),
+        rx,
+    )
+}
+
+fn info(n: u32) -> EntryInfo {
+    EntryInfo {
+        reference: format!("PRY-2026-{n:06}"),
+        intake: Intake {
+            name: format!("Citizen {n}"),
+            mobile: Mobile::parse("9876543210").unwrap(),
+            area: "Kotwali".into(),
+            category: "theft".into(),
+            description: String::new(),
+            language: Language::Hindi,
+        },
+    }
+}
+
+async fn next(inbox: &mut Inbox) -> Outbound {
+    tokio::time::timeout(Duration::from_secs(5), inbox.rx.recv())
+        .await
+        .expect("a message in time")
+        .expect("outbox open")
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_offer_times_out_on_the_actors_own_timer() {
+    let (desk, mut records) = desk();
+    let (cbox, mut cin) = Outbox::new(1);
+    let entry = EntryId::new_random();
+    desk.join(entry, info(1), Class::Normal, cbox)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut cin).await,
+        Outbound::Citizen(CitizenNote::Position {
+            position: 1,
+            estimate: None,
+            ..
+        })
+    ));
+
+    let officer = UserId::new_random();
+    let (obox, mut oin) = Outbox::new(2);
+    desk.on_duty(officer, "Officer".into(), obox).await.unwrap();
+    let mut saw_offer = false;
+    while let Outbound::Officer(note, about) = next(&mut oin).await {
+        if let OfficerNote::Offer { entry: e, .. } = note {
+            assert_eq!(e, entry);
+            assert_eq!(about.unwrap().1.reference, "PRY-2026-000001");
+            saw_offer = true;
+            break;
+        }
+    }
+    assert!(saw_offer);
+    // Nobody answers: thirty seconds later the actor's own timer marks the officer away.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    loop {
+        if let Outbound::Officer(OfficerNote::Duty(DutyState::Away), _) = next(&mut oin).await {
+            break;
+        }
+    }
+    let mut kinds = vec![];
+    while let Ok(job) = records.try_recv() {
+        kinds.push(
+            format!("{:?}", job.note)
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(kinds, ["Offered", "Declined"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_client_is_cut_off_and_the_desk_goes_on() {
+    let (desk, _records) = desk();
+    let (slow_box, slow_in) = Outbox::new(1);
+    let entry = EntryId::new_random();
+    desk.join(entry, info(1), Class::Normal, slow_box)
+        .await
+        .unwrap();
+    // Never read `slow_in`; flood it with broadcasts beyond its capacity.
+    for i in 0..OUTBOX_CAPACITY + 10 {
+        desk.command(Command::Broadcast {
+            text: format!("message {i}"),
+        })
+        .await
+        .unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(1), slow_in.slow.notified())
+        .await
+        .expect("the slow client was told to go");
+    // The desk still answers others.
+    let (fast, mut fast_in) = Outbox::new(2);
+    desk.join(EntryId::new_random(), info(2), Class::Normal, fast)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut fast_in).await,
+        Outbound::Citizen(CitizenNote::Position { position: 2, .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_connection_supersedes_the_first_and_the_old_goodbye_is_ignored() {
+    let (desk, _records) = desk();
+    let (first, mut first_in) = Outbox::new(1);
+    let entry = EntryId::new_random();
+    desk.join(entry, info(1), Class::Normal, first)
+        .await
+        .unwrap();
+    let _ = next(&mut first_in).await;
+    let (second, mut second_in) = Outbox::new(2);
+    assert_eq!(
+        desk.attach(entry, second).await.unwrap(),
+        AttachedAs::Waiting
+    );
+    assert!(matches!(next(&mut first_in).await, Outbound::Superseded));
+    // The first connection's goodbye must not mark the citizen lost.
+    desk.citizen_gone(entry, 1);
+    let v = desk.view().await.unwrap();
+    assert!(v.view.queue[0].connected);
+    assert!(matches!(
+        next(&mut second_in).await,
+        Outbound::Citizen(CitizenNote::Position { position: 1, .. })
+    ));
+}

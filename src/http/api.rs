@@ -1,0 +1,383 @@
+//! The REST API: public desk information, written complaints, the citizen's status check,
+//! staff sign-in, and the records browser and export.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use sunwai_signaling::IntakeMsg;
+
+use super::citizen::intake_from_wire;
+use super::error::ApiError;
+use super::{session_cookie, translate, SESSION_COOKIE};
+use crate::app::App;
+use crate::auth;
+use crate::core::ids::{DeskId, EntryId};
+use crate::core::intake::Mobile;
+use crate::store::{
+    Actor, Channel, Complaint, Disposition, Filter, NewComplaint, Role, Status, User,
+};
+
+/// How long a staff session lasts.
+const SESSION_LENGTH: SignedDuration = SignedDuration::from_hours(12);
+
+#[derive(Serialize)]
+pub struct DeskOut {
+    id: String,
+    name: String,
+    window: sunwai_signaling::WindowInfo,
+    waiting: u32,
+    officers_on_duty: u32,
+}
+
+pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
+    Json(
+        app.desks()
+            .map(|d| {
+                let s = d.status();
+                DeskOut {
+                    id: d.id.to_string(),
+                    name: d.name.clone(),
+                    window: translate::window_info(&s.window),
+                    waiting: s.waiting,
+                    officers_on_duty: s.officers_on_duty,
+                }
+            })
+            .collect(),
+    )
+}
+
+#[derive(Serialize)]
+pub struct CatalogOut<'a> {
+    categories: &'a [crate::config::Labelled],
+    stations: &'a [crate::config::Labelled],
+}
+
+pub async fn catalog(State(app): State<App>) -> Response {
+    let c = app.config();
+    Json(CatalogOut {
+        categories: &c.categories,
+        stations: &c.stations,
+    })
+    .into_response()
+}
+
+#[derive(Serialize)]
+pub struct CreatedOut {
+    reference: String,
+}
+
+/// A written complaint (the path for when no hearing is open): becomes a record at once.
+pub async fn written_complaint(
+    State(app): State<App>,
+    Path(desk): Path<String>,
+    Json(intake): Json<IntakeMsg>,
+) -> Result<(StatusCode, Json<CreatedOut>), ApiError> {
+    let desk = app.desk(&desk).cloned().ok_or(ApiError::NotFound)?;
+    let intake = intake_from_wire(&intake, app.category_keys())
+        .map_err(|e| ApiError::BadRequest(e.to_string(), Some(e.field())))?;
+    if intake.description.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "a written complaint needs a description".into(),
+            Some("description"),
+        ));
+    }
+    let new = NewComplaint {
+        id: EntryId::new_random(),
+        desk: desk.id.clone(),
+        prefix: desk.prefix.clone(),
+        tz: desk.time_zone.clone(),
+        channel: Channel::Written,
+        intake,
+        created_at: app.clock().now(),
+        ticket_hash: None,
+    };
+    let reference = app.store().create_complaint(new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedOut {
+            reference: reference.to_string(),
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct StatusQuery {
+    reference: String,
+    mobile: String,
+}
+
+/// The citizen's status check: needs both the reference and the mobile number it was filed
+/// with. A POST, so neither ends up in logs or browser history as part of a URL.
+pub async fn status_lookup(
+    State(app): State<App>,
+    Json(q): Json<StatusQuery>,
+) -> Result<Response, ApiError> {
+    let mobile = Mobile::parse(&q.mobile)
+        .map_err(|e| ApiError::BadRequest(e.to_string(), Some("mobile")))?;
+    let reference = q.reference.trim().to_ascii_uppercase();
+    match app.store().status_lookup(&reference, &mobile).await? {
+        Some(view) => Ok(Json(view).into_response()),
+        // The same answer whether the reference is unknown or the mobile is wrong.
+        None => Err(ApiError::NotFound),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginIn {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct MeOut {
+    id: String,
+    username: String,
+    name: String,
+    role: &'static str,
+    desk: Option<String>,
+}
+
+impl From<&User> for MeOut {
+    fn from(u: &User) -> Self {
+        MeOut {
+            id: u.id.to_string(),
+            username: u.username.clone(),
+            name: u.display_name.clone(),
+            role: u.role.as_str(),
+            desk: u.desk.as_ref().map(|d| d.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct LoginOut {
+    #[serde(flatten)]
+    me: MeOut,
+    /// For non-browser clients (the hello's `session`); browsers use the cookie.
+    token: String,
+}
+
+pub async fn login(
+    State(app): State<App>,
+    Json(body): Json<LoginIn>,
+) -> Result<Response, ApiError> {
+    let found = app.store().user_by_name(body.username.trim()).await?;
+    let ok = match &found {
+        Some(u) if !u.user.disabled => {
+            let phc = u.password_phc.clone();
+            let password = body.password.clone();
+            // Hashing takes tens of milliseconds of CPU: keep it off the async workers.
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    let Some(user) = found.filter(|_| ok).map(|u| u.user) else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let (token, hash) = auth::new_secret_token();
+    let expires = app.clock().now() + SESSION_LENGTH;
+    app.store().create_session(&hash, user.id, expires).await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_LENGTH.as_secs()
+    );
+    let out = LoginOut {
+        me: MeOut::from(&user),
+        token,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(out)).into_response())
+}
+
+pub async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = bearer_or_cookie(&headers) {
+        app.store()
+            .delete_session(&auth::hash_token(&token))
+            .await?;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
+}
+
+fn bearer_or_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| session_cookie(headers))
+}
+
+/// A signed-in officer or supervisor.
+pub struct Staff(pub User);
+
+impl FromRequestParts<App> for Staff {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let token = bearer_or_cookie(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let user = app
+            .store()
+            .session_user(&auth::hash_token(&token), app.clock().now())
+            .await?;
+        user.map(Staff).ok_or(ApiError::Unauthenticated)
+    }
+}
+
+pub async fn me(Staff(user): Staff) -> Json<MeOut> {
+    Json(MeOut::from(&user))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RecordsQuery {
+    desk: Option<String>,
+    status: Option<String>,
+    disposition: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// Builds a store filter, confining staff with a desk to that desk.
+fn filter(user: &User, q: RecordsQuery) -> Result<Filter, ApiError> {
+    let bad = |m: &str, f: &'static str| ApiError::BadRequest(m.to_owned(), Some(f));
+    let desk = match (q.desk.filter(|d| !d.is_empty()), &user.desk) {
+        (Some(d), own) => {
+            let d = DeskId::parse(&d).map_err(|_| bad("unknown desk", "desk"))?;
+            if own.as_ref().is_some_and(|o| *o != d) {
+                return Err(ApiError::Forbidden);
+            }
+            Some(d)
+        }
+        (None, own) => own.clone(),
+    };
+    let time = |s: Option<String>, f: &'static str| -> Result<Option<Timestamp>, ApiError> {
+        s.filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<Timestamp>()
+                    .map_err(|_| bad("use an RFC 3339 time such as 2026-11-28T06:30:00Z", f))
+            })
+            .transpose()
+    };
+    Ok(Filter {
+        desk,
+        status: q
+            .status
+            .filter(|s| !s.is_empty())
+            .map(|s| Status::parse(&s).ok_or(bad("unknown status", "status")))
+            .transpose()?,
+        disposition: q
+            .disposition
+            .filter(|s| !s.is_empty())
+            .map(|s| Disposition::parse(&s).ok_or(bad("unknown disposition", "disposition")))
+            .transpose()?,
+        since: time(q.since, "since")?,
+        until: time(q.until, "until")?,
+        text: q.q.filter(|s| !s.trim().is_empty()),
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        offset: q.offset.unwrap_or(0),
+    })
+}
+
+pub async fn records(
+    State(app): State<App>,
+    Staff(user): Staff,
+    Query(q): Query<RecordsQuery>,
+) -> Result<Json<Vec<Complaint>>, ApiError> {
+    let f = filter(&user, q)?;
+    Ok(Json(app.store().list(&f).await?))
+}
+
+pub async fn records_csv(
+    State(app): State<App>,
+    Staff(user): Staff,
+    Query(q): Query<RecordsQuery>,
+) -> Result<Response, ApiError> {
+    if user.role != Role::Supervisor {
+        return Err(ApiError::Forbidden);
+    }
+    let mut f = filter(&user, q)?;
+    f.limit = u32::MAX;
+    let tz = f
+        .desk
+        .as_ref()
+        .and_then(|d| app.desk(d.as_str()))
+        .map(|d| d.time_zone.clone())
+        .unwrap_or_else(|| {
+            jiff::tz::TimeZone::get("Asia/Kolkata").unwrap_or(jiff::tz::TimeZone::UTC)
+        });
+    let mut buf = Vec::new();
+    app.store().export_csv(&f, &tz, &mut buf).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"sunwai-records.csv\"",
+            ),
+        ],
+        buf,
+    )
+        .into_response())
+}
+
+async fn visible_record(app: &App, user: &User, reference: &str) -> Result<Complaint, ApiError> {
+    let c = app
+        .store()
+        .get_by_reference(&reference.to_ascii_uppercase())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if user.desk.as_ref().is_some_and(|d| *d != c.desk) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(c)
+}
+
+pub async fn record(
+    State(app): State<App>,
+    Staff(user): Staff,
+    Path(reference): Path<String>,
+) -> Result<Json<Complaint>, ApiError> {
+    Ok(Json(visible_record(&app, &user, &reference).await?))
+}
+
+#[derive(Deserialize)]
+pub struct StatusIn {
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn set_status(
+    State(app): State<App>,
+    Staff(user): Staff,
+    Path(reference): Path<String>,
+    Json(body): Json<StatusIn>,
+) -> Result<Json<Complaint>, ApiError> {
+    let c = visible_record(&app, &user, &reference).await?;
+    let status = Status::parse(&body.status).ok_or(ApiError::BadRequest(
+        "unknown status".into(),
+        Some("status"),
+    ))?;
+    if body.note.chars().count() > 2000 {
+        return Err(ApiError::BadRequest(
+            "the note is limited to 2000 characters".into(),
+            Some("note"),
+        ));
+    }
+    let actor = Actor::User {
+        id: user.id,
+        name: user.display_name.clone(),
+    };
+    app.store()
+        .set_status(c.id, status, &actor, body.note.trim(), app.clock().now())
+        .await?;
+    let updated = app.store().get(c.id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(updated))
+}

@@ -1,0 +1,247 @@
+//! What a citizen's connection may do: join a desk's waiting room with their intake,
+//! resume their place with a ticket, leave, hang up.
+
+use jiff::Timestamp;
+use sunwai_signaling::{self as wire, ClientMsg, ErrorCode, ServerMsg};
+
+use super::translate;
+use super::ws::Conn;
+use crate::auth;
+use crate::core::ids::EntryId;
+use crate::core::intake::{Intake, RawIntake};
+use crate::core::room::{CitizenNote, Class, Command};
+use crate::desk::{AttachedAs, DeskHandle, EntryInfo};
+use crate::store::{Channel, Disposition, NewComplaint, RecordEvent};
+
+pub struct CitizenSession {
+    pub desk: DeskHandle,
+    pub entry: EntryId,
+    pub reference: String,
+}
+
+pub fn intake_from_wire(
+    i: &wire::IntakeMsg,
+    categories: &[String],
+) -> Result<Intake, crate::core::intake::IntakeError> {
+    let raw = RawIntake {
+        name: &i.name,
+        mobile: &i.mobile,
+        area: &i.area,
+        category: &i.category,
+        description: &i.description,
+        language: &i.language,
+        consent: i.consent,
+    };
+    Intake::parse(&raw, categories)
+}
+
+impl Conn {
+    pub async fn citizen_msg(&mut self, msg: ClientMsg) {
+        let re = msg.request_id();
+        match msg {
+            ClientMsg::Join { id, desk, intake } => self.join(id, &desk, &intake).await,
+            ClientMsg::Leave { id } => {
+                self.citizen_command(id, |entry| Command::Leave { entry })
+                    .await
+            }
+            ClientMsg::Hangup { id } => {
+                self.citizen_command(id, |entry| Command::Hangup { entry })
+                    .await
+            }
+            ClientMsg::Sdp { .. } | ClientMsg::Ice { .. } | ClientMsg::EndOfCandidates {} => self
+                .reply_err(
+                    re,
+                    ErrorCode::Unavailable,
+                    "media is not enabled on this server",
+                ),
+            other => {
+                let m = format!("a citizen may not send {}", other.type_name());
+                self.reply_err(re, ErrorCode::NotAllowed, m)
+            }
+        }
+    }
+
+    async fn citizen_command(&mut self, id: u64, make: impl FnOnce(EntryId) -> Command) {
+        let Some(c) = &self.citizen else {
+            self.reply_err(Some(id), ErrorCode::OutOfOrder, "not in a waiting room");
+            return;
+        };
+        let (desk, entry) = (c.desk.clone(), c.entry);
+        match desk.command(make(entry)).await {
+            Ok(()) => self.send(ServerMsg::Ok { re: id }),
+            Err(e) => self.send(translate::desk_error(Some(id), &e, &desk.time_zone)),
+        }
+    }
+
+    async fn join(&mut self, id: u64, desk_id: &str, intake: &wire::IntakeMsg) {
+        if self.citizen.is_some() {
+            self.reply_err(Some(id), ErrorCode::OutOfOrder, "already in a waiting room");
+            return;
+        }
+        let Some(desk) = self.app.desk(desk_id).cloned() else {
+            self.reply_err(
+                Some(id),
+                ErrorCode::UnknownDesk,
+                format!("no desk {desk_id:?}"),
+            );
+            return;
+        };
+        let intake = match intake_from_wire(intake, self.app.category_keys()) {
+            Ok(i) => i,
+            Err(e) => {
+                let field = e.field().to_owned();
+                self.send(ServerMsg::Error {
+                    re: Some(id),
+                    code: ErrorCode::InvalidInput,
+                    message: e.to_string(),
+                    field: Some(field),
+                });
+                return;
+            }
+        };
+        if let Err(e) = desk.can_join().await {
+            self.send(translate::desk_error(Some(id), &e, &desk.time_zone));
+            return;
+        }
+        // The record exists before the citizen waits: whatever happens next, it is kept.
+        let entry = EntryId::new_random();
+        let (ticket, ticket_hash) = auth::new_secret_token();
+        let now = self.app.clock().now();
+        let new = NewComplaint {
+            id: entry,
+            desk: desk.id.clone(),
+            prefix: desk.prefix.clone(),
+            tz: desk.time_zone.clone(),
+            channel: Channel::Video,
+            intake: intake.clone(),
+            created_at: now,
+            ticket_hash: Some(ticket_hash),
+        };
+        let reference = match self.app.store().create_complaint(new).await {
+            Ok(r) => r.to_string(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not create a complaint record");
+                self.reply_err(
+                    Some(id),
+                    ErrorCode::Internal,
+                    "could not record the complaint; please try again",
+                );
+                return;
+            }
+        };
+        let info = EntryInfo {
+            reference: reference.clone(),
+            intake,
+        };
+        // `joined` must reach the client before the first queue update the desk pushes.
+        self.send(ServerMsg::Joined {
+            re: id,
+            entry: entry.0,
+            reference: reference.clone(),
+            ticket,
+            desk: desk.id.to_string(),
+        });
+        match desk
+            .join(entry, info, Class::Normal, self.outbox.clone())
+            .await
+        {
+            Ok(()) => {
+                self.citizen = Some(CitizenSession {
+                    desk,
+                    entry,
+                    reference,
+                })
+            }
+            Err(e) => {
+                // Refused in the moment between the check and the join: say so, and close
+                // the record so it does not look like someone is still waiting.
+                self.out.retain(|m| !matches!(m, ServerMsg::Joined { .. }));
+                self.send(translate::desk_error(Some(id), &e, &desk.time_zone));
+                let ev = RecordEvent::Abandoned {
+                    id: entry,
+                    at: now,
+                    reason: "refused".into(),
+                };
+                if let Err(e) = self.app.store().apply(ev).await {
+                    tracing::error!(error = %e, "could not close a refused record");
+                }
+            }
+        }
+    }
+
+    /// Finds the citizen's place from their ticket: back into the live queue, back into a
+    /// new window with a carried-over token, or just the record's state.
+    pub async fn resume(&mut self, ticket: &str) -> Option<wire::Resumed> {
+        let hash = auth::hash_token(ticket);
+        let record = match self.app.store().find_by_ticket(&hash).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, "ticket lookup failed");
+                return None;
+            }
+        };
+        let desk = self.app.desk(record.desk.as_str())?.clone();
+        let entry = record.id;
+        let state = match desk.attach(entry, self.outbox.clone()).await {
+            Ok(AttachedAs::Waiting) => "waiting",
+            Ok(AttachedAs::InCall) => "in_call",
+            Err(_)
+                if matches!(
+                    record.disposition,
+                    Disposition::CarriedOver | Disposition::Waiting
+                ) =>
+            {
+                // Not in the live room: a token from an earlier window (or a place from
+                // before a restart) goes to the front of the queue if the window is open.
+                let intake = record.intake.clone();
+                let info = EntryInfo {
+                    reference: record.reference.to_string(),
+                    intake,
+                };
+                match desk
+                    .join(entry, info, Class::Carried, self.outbox.clone())
+                    .await
+                {
+                    Ok(()) => "waiting",
+                    Err(_) => "carried_over",
+                }
+            }
+            Err(_) => record.disposition.as_str(),
+        };
+        if state == "waiting" || state == "in_call" {
+            self.citizen = Some(CitizenSession {
+                desk: desk.clone(),
+                entry,
+                reference: record.reference.to_string(),
+            });
+        }
+        Some(wire::Resumed {
+            entry: entry.0,
+            reference: record.reference.to_string(),
+            desk: desk.id.to_string(),
+            state: state.to_owned(),
+        })
+    }
+
+    pub fn citizen_note(&mut self, note: CitizenNote, now: Timestamp) {
+        let Some(c) = &self.citizen else { return };
+        let window = c.desk.status().window;
+        let cx = translate::CitizenCtx {
+            entry: c.entry,
+            reference: &c.reference,
+            window: &window,
+        };
+        let finished = matches!(
+            note,
+            CitizenNote::CallEnded { .. }
+                | CitizenNote::CarriedOver { .. }
+                | CitizenNote::Left { .. }
+        );
+        let msg = translate::citizen_note(note, &cx, now);
+        self.send(msg);
+        if finished {
+            self.citizen = None;
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! One task per WebSocket connection: reads client frames, checks them against the
+//! connection's role, asks the desk actors, and writes what they send back. The role comes
+//! from the server (a staff session, or a citizen's ticket), never from the client.
+//!
+//! A connection never blocks a desk: desks push into its bounded outbox, and if that fills
+//! up the connection is closed as too slow. Bad frames get a typed error and the
+//! connection goes on; nothing a client sends can panic the server.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use sunwai_signaling::{self as wire, close_code, ClientMsg, ErrorCode, ServerMsg};
+
+use super::citizen::CitizenSession;
+use super::translate;
+use crate::app::App;
+use crate::desk::{ConnId, DeskHandle, Inbox, Outbound, Outbox};
+use crate::store::{Role, User};
+
+/// A connection must say hello within this time.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that sends nothing (not even a pong) for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// The server pings this often, so that idle-but-alive clients answer.
+const PING_EVERY: Duration = Duration::from_secs(25);
+
+pub enum Identity {
+    Citizen,
+    Staff(User),
+}
+
+pub struct Conn {
+    pub app: App,
+    pub id: ConnId,
+    pub outbox: Outbox,
+    pub identity: Option<Identity>,
+    pub citizen: Option<CitizenSession>,
+    /// The desk an officer is on duty at.
+    pub on_duty: Option<DeskHandle>,
+    pub watching: Vec<DeskHandle>,
+    /// Staff session token from the upgrade request's cookie.
+    pub cookie_session: Option<String>,
+    pub(super) out: Vec<ServerMsg>,
+    close: Option<(u16, &'static str)>,
+}
+
+pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>) {
+    let id = app.next_conn();
+    let (outbox, inbox) = Outbox::new(id);
+    let mut conn = Conn {
+        app,
+        id,
+        outbox,
+        identity: None,
+        citizen: None,
+        on_duty: None,
+        watching: Vec::new(),
+        cookie_session,
+        out: Vec::new(),
+        close: None,
+    };
+    conn.serve(socket, inbox).await;
+    conn.goodbye();
+}
+
+impl Conn {
+    async fn serve(&mut self, socket: WebSocket, mut inbox: Inbox) {
+        let (mut sink, mut stream) = socket.split();
+        let hello_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
+        let mut last_heard = tokio::time::Instant::now();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            let idle_at = last_heard + IDLE_TIMEOUT;
+            tokio::select! {
+                frame = stream.next() => {
+                    let Some(Ok(frame)) = frame else { return };
+                    last_heard = tokio::time::Instant::now();
+                    match frame {
+                        Message::Text(text) => self.on_text(text.as_str()).await,
+                        Message::Binary(_) => self.reply_err(None, ErrorCode::Malformed, "binary frames are not part of the protocol"),
+                        Message::Close(_) => return,
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+                out = inbox.rx.recv() => match out {
+                    Some(out) => self.on_outbound(out),
+                    None => return,
+                },
+                () = inbox.slow.notified() => {
+                    self.close = Some((close_code::POLICY, "too slow: messages were piling up"));
+                }
+                () = tokio::time::sleep_until(hello_by), if self.identity.is_none() => {
+                    self.close = Some((close_code::HELLO_TIMEOUT, "no hello"));
+                }
+                () = tokio::time::sleep_until(idle_at) => {
+                    self.close = Some((close_code::IDLE_TIMEOUT, "idle"));
+                }
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Default::default())).await.is_err() { return; }
+                }
+            }
+            for msg in self.out.drain(..) {
+                let text = match serde_json::to_string(&msg) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not serialise a server message");
+                        continue;
+                    }
+                };
+                if sink
+                    .send(Message::Text(Utf8Bytes::from(text)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if let Some((code, reason)) = self.close.take() {
+                let frame = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from_static(reason),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                return;
+            }
+        }
+    }
+
+    pub fn send(&mut self, msg: ServerMsg) {
+        self.out.push(msg);
+    }
+
+    pub fn reply_err(&mut self, re: Option<u64>, code: ErrorCode, message: impl Into<String>) {
+        self.send(ServerMsg::error(re, code, message));
+    }
+
+    pub fn close_with(&mut self, code: u16, reason: &'static str) {
+        self.close = Some((code, reason));
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        if text.len() > wire::MAX_MESSAGE_BYTES {
+            let msg = format!("messages are limited to {} bytes", wire::MAX_MESSAGE_BYTES);
+            self.reply_err(None, ErrorCode::TooLarge, msg);
+            return;
+        }
+        let msg = match wire::parse_client(text) {
+            Ok(m) => m,
+            Err(e) => {
+                self.send(e.to_reply());
+                return;
+            }
+        };
+        let re = msg.request_id();
+        match (&self.identity, msg) {
+            (
+                None,
+                ClientMsg::Hello {
+                    v,
+                    session,
+                    ticket,
+                    lang: _,
+                },
+            ) => self.hello(v, session, ticket).await,
+            (None, _) => self.reply_err(re, ErrorCode::HelloRequired, "say hello first"),
+            (Some(_), ClientMsg::Hello { .. }) => {
+                self.reply_err(None, ErrorCode::OutOfOrder, "hello was already said")
+            }
+            (_, ClientMsg::Ping { id }) => self.send(ServerMsg::Pong { re: id }),
+            (Some(Identity::Citizen), msg) => self.citizen_msg(msg).await,
+            (Some(Identity::Staff(user)), msg) => {
+                let role = user.role;
+                super::staff::staff_msg(self, role, msg).await
+            }
+        }
+    }
+
+    async fn hello(&mut self, v: u32, session: Option<String>, ticket: Option<String>) {
+        if v != wire::PROTOCOL_VERSION {
+            let m = format!(
+                "this server speaks protocol version {}",
+                wire::PROTOCOL_VERSION
+            );
+            self.reply_err(None, ErrorCode::UnsupportedVersion, m);
+            self.close_with(close_code::POLICY, "unsupported protocol version");
+            return;
+        }
+        let session = session.or_else(|| self.cookie_session.clone());
+        let mut resumed = None;
+        let (role, name) = match session {
+            Some(token) => {
+                let now = self.app.clock().now();
+                match self
+                    .app
+                    .store()
+                    .session_user(&crate::auth::hash_token(&token), now)
+                    .await
+                {
+                    Ok(Some(user)) => {
+                        let role = match user.role {
+                            Role::Officer => wire::Role::Officer,
+                            Role::Supervisor => wire::Role::Supervisor,
+                        };
+                        let name = user.display_name.clone();
+                        self.identity = Some(Identity::Staff(user));
+                        (role, Some(name))
+                    }
+                    Ok(None) => {
+                        self.reply_err(
+                            None,
+                            ErrorCode::NotAllowed,
+                            "the session has expired or is not valid: sign in again",
+                        );
+                        self.close_with(close_code::SESSION_ENDED, "session not valid");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "session lookup failed");
+                        self.reply_err(
+                            None,
+                            ErrorCode::Internal,
+                            "could not check the session; try again",
+                        );
+                        return;
+                    }
+                }
+            }
+            None => {
+                self.identity = Some(Identity::Citizen);
+                if let Some(ticket) = ticket {
+                    resumed = self.resume(&ticket).await;
+                }
+                (wire::Role::Citizen, None)
+            }
+        };
+        let desks = self
+            .app
+            .desks()
+            .map(|d| wire::DeskInfo {
+                id: d.id.to_string(),
+                name: d.name.clone(),
+                window: translate::window_info(&d.status().window),
+            })
+            .collect();
+        let welcome = wire::Welcome {
+            v: wire::PROTOCOL_VERSION,
+            role,
+            name,
+            desks,
+            ice_servers: Vec::new(),
+            resumed,
+        };
+        // The welcome goes first, before anything the resumed entry's desk already pushed.
+        self.out.insert(0, ServerMsg::Welcome(welcome));
+    }
+
+    fn on_outbound(&mut self, out: Outbound) {
+        let now = self.app.clock().now();
+        match out {
+            Outbound::Citizen(note) => self.citizen_note(note, now),
+            Outbound::Officer(note, about) => {
+                let msg =
+                    translate::officer_note(note, about.as_ref().map(|(_, i)| i.as_ref()), now);
+                self.send(msg);
+            }
+            Outbound::Desk(view) => self.send(ServerMsg::Desk {
+                snapshot: translate::snapshot(&view),
+            }),
+            Outbound::Superseded => {
+                self.citizen = None;
+                self.on_duty = None;
+                self.close_with(close_code::SUPERSEDED, "opened in another window");
+            }
+        }
+    }
+
+    /// Tells the desks this connection is gone.
+    fn goodbye(&mut self) {
+        if let Some(c) = self.citizen.take() {
+            c.desk.citizen_gone(c.entry, self.id);
+        }
+        if let (Some(desk), Some(Identity::Staff(user))) = (self.on_duty.take(), &self.identity) {
+            desk.officer_gone(user.id, self.id);
+        }
+        for d in self.watching.drain(..) {
+            d.unwatch(self.id);
+        }
+    }
+}

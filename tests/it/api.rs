@@ -1,0 +1,174 @@
+//! The REST API over real HTTP: sign-in, written complaints, the status check, the records
+//! browser and CSV export, health and metrics.
+
+use crate::helpers::*;
+
+fn json(r: &HttpResponse) -> serde_json::Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body))
+}
+
+#[tokio::test]
+async fn written_complaints_status_checks_and_records() {
+    let app = spawn_app().await;
+    let ct = [("content-type", "application/json")];
+
+    // A written complaint becomes a record with a reference number.
+    let body = r#"{"name":"सीता देवी","mobile":"+91 98765 43210","area":"Civil Lines","category":"fraud","description":"UPI fraud, ₹20,000 lost","language":"hi","consent":true}"#;
+    let r = app
+        .http(
+            "POST",
+            "/api/desks/ssp-prayagraj/complaints",
+            &ct,
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let reference = json(&r)["reference"].as_str().unwrap().to_owned();
+    assert!(reference.starts_with("PRY-2026-"));
+    // Bad input is a typed 400 naming the field.
+    let bad = body.replace("+91 98765 43210", "12345");
+    let r = app
+        .http(
+            "POST",
+            "/api/desks/ssp-prayagraj/complaints",
+            &ct,
+            Some(&bad),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(json(&r)["field"], "mobile");
+    assert_eq!(
+        app.http("POST", "/api/desks/nowhere/complaints", &ct, Some(body))
+            .await
+            .status,
+        404
+    );
+
+    // The citizen's status check needs the reference and the right mobile number.
+    let q = format!(
+        r#"{{"reference":"{}","mobile":"9876543210"}}"#,
+        reference.to_lowercase()
+    );
+    let r = app.http("POST", "/api/status", &ct, Some(&q)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(json(&r)["status"], "received");
+    assert!(
+        !r.body.contains("UPI fraud"),
+        "the status view shows no complaint details"
+    );
+    let wrong = format!(r#"{{"reference":"{reference}","mobile":"9123456789"}}"#);
+    assert_eq!(
+        app.http("POST", "/api/status", &ct, Some(&wrong))
+            .await
+            .status,
+        404
+    );
+
+    // Records need a signed-in member of staff.
+    assert_eq!(app.http("GET", "/api/records", &[], None).await.status, 401);
+    let r = app
+        .http(
+            "POST",
+            "/api/login",
+            &ct,
+            Some(r#"{"username":"officer1","password":"wrong password"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let token = app.login("officer1").await;
+    let auth = format!("Bearer {token}");
+    let r = app
+        .http(
+            "GET",
+            "/api/records?q=sita",
+            &[("authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .http(
+            "GET",
+            &format!("/api/records/{reference}"),
+            &[("authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(json(&r)["channel"], "written");
+    // An officer may not export; a supervisor may.
+    assert_eq!(
+        app.http("GET", "/api/records.csv", &[("authorization", &auth)], None)
+            .await
+            .status,
+        403
+    );
+    let sup = format!("Bearer {}", app.login("supervisor").await);
+    let r = app
+        .http(
+            "POST",
+            &format!("/api/records/{reference}/status"),
+            &[("authorization", &sup), ct[0]],
+            Some(r#"{"status":"under_investigation","note":"SHO Civil Lines informed"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(json(&r)["status"], "under_investigation");
+    let r = app
+        .http("GET", "/api/records.csv", &[("authorization", &sup)], None)
+        .await;
+    assert_eq!(r.status, 200);
+    let mut rows = csv::Reader::from_reader(r.body.as_bytes());
+    let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].iter().any(|f| f == reference));
+    assert!(records[0].iter().any(|f| f == "सीता देवी"));
+    // The citizen sees the new status.
+    let r = app.http("POST", "/api/status", &ct, Some(&q)).await;
+    assert_eq!(json(&r)["status"], "under_investigation");
+
+    // Signing out ends the session.
+    assert_eq!(
+        app.http("POST", "/api/logout", &[("authorization", &auth)], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        app.http("GET", "/api/me", &[("authorization", &auth)], None)
+            .await
+            .status,
+        401
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_desks() {
+    let app = spawn_app().await;
+    assert_eq!(app.http("GET", "/healthz", &[], None).await.status, 200);
+    assert_eq!(app.http("GET", "/readyz", &[], None).await.status, 200);
+    let mut c = app.citizen().await;
+    join(&mut c, "Metric").await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let m = app.http("GET", "/metrics", &[], None).await;
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body.contains("sunwai_waiting{desk=\"ssp-prayagraj\"}"),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains("sunwai_officers_on_duty"));
+    let d = app.http("GET", "/api/desks", &[], None).await;
+    let v = json(&d);
+    assert_eq!(v[0]["id"], "ssp-prayagraj");
+    assert_eq!(v[0]["window"]["open"], true);
+    assert_eq!(v[0]["waiting"], 1);
+    let cat = json(&app.http("GET", "/api/catalog", &[], None).await);
+    assert!(cat["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["key"] == "kotwali"));
+    app.stop().await;
+}

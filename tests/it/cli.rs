@@ -1,0 +1,177 @@
+//! The binary as an operator uses it: the example configuration, accounts, export, and
+//! `serve` starting with no setup.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+fn sunwai() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sunwai"));
+    // The tests' own environment must not leak configuration in.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SUNWAI_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = sunwai()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_example_is_complete_and_valid() {
+    let (ok, out, _) = run(&["config", "example"], None);
+    assert!(ok);
+    assert!(out.contains("listen = \"127.0.0.1:8080\""));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sunwai.toml");
+    std::fs::write(&path, &out).unwrap();
+    let (ok, out, err) = run(
+        &["config", "check", "--config", path.to_str().unwrap()],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("desk ssp-prayagraj"));
+    std::fs::write(&path, "listen = \"everywhere\"").unwrap();
+    let (ok, _, err) = run(
+        &["config", "check", "--config", path.to_str().unwrap()],
+        None,
+    );
+    assert!(!ok);
+    assert!(err.contains("listen"), "{err}");
+}
+
+#[test]
+fn accounts_and_export_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (ok, out, err) = run(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            d,
+            "--role",
+            "officer",
+            "--name",
+            "sharma",
+            "--display-name",
+            "Insp. Sharma",
+            "--desk",
+            "ssp-prayagraj",
+            "--password-stdin",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("added officer sharma"));
+    let (ok, _, err) = run(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            d,
+            "--role",
+            "officer",
+            "--name",
+            "sharma",
+            "--desk",
+            "ssp-prayagraj",
+            "--password-stdin",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(!ok, "a duplicate name is refused");
+    assert!(!err.is_empty());
+    let (ok, _, err) = run(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            d,
+            "--role",
+            "officer",
+            "--name",
+            "x",
+            "--desk",
+            "ssp-prayagraj",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!ok && err.contains("at least 10"), "{err}");
+    let (ok, _, _) = run(&["user", "disable", "--data-dir", d, "sharma"], None);
+    assert!(ok);
+    let (ok, out, _) = run(&["user", "list", "--data-dir", d], None);
+    assert!(
+        ok && out.contains("sharma") && out.contains("disabled"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&["records", "export", "--data-dir", d], None);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().next().unwrap_or_default().contains("reference"),
+        "{out}"
+    );
+    assert!(err.contains("0 records"));
+}
+
+#[test]
+fn serve_starts_with_no_setup_and_prints_its_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = sunwai()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    // Keep the pipe open while the server runs: it may print more.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut s, &mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(dir.path().join("data").join("sunwai.db").exists());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

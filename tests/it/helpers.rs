@@ -1,0 +1,292 @@
+//! Starting the real server for a test, staff accounts, and small HTTP and signaling helpers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sunwai::config::FileConfig;
+use sunwai::desk::Clock;
+use sunwai::store::{NewUser, Role, Store};
+use sunwai_signaling::{Client, ClientMsg, IntakeMsg, ServerMsg};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+pub const DESK: &str = "ssp-prayagraj";
+pub const PASSWORD: &str = "correct horse battery";
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// 2026-11-28 12:05 in Asia/Kolkata: inside the default 12:00–14:00 window, whatever the
+/// real time is when the test runs.
+pub fn hearing_time() -> jiff::Timestamp {
+    "2026-11-28T06:35:00Z".parse().unwrap()
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server with the default configuration, changed by `tweak`, after creating
+/// the staff accounts `officer1`, `officer2` (desk ssp-prayagraj) and `supervisor`.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut FileConfig)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = FileConfig {
+        data_dir: dir.path().to_owned(),
+        listen: "127.0.0.1:0".into(),
+        ..FileConfig::default()
+    };
+    tweak(&mut cfg);
+    let config = cfg.validate().unwrap();
+
+    let store = Store::open_sqlite(dir.path()).await.unwrap();
+    let phc = sunwai::auth::hash_password(PASSWORD).unwrap();
+    for (username, display, role, desk) in [
+        ("officer1", "Insp. Sharma", Role::Officer, Some(DESK)),
+        ("officer2", "SI Verma", Role::Officer, Some(DESK)),
+        ("supervisor", "SSP Office", Role::Supervisor, None),
+    ] {
+        let desk = desk.map(|d| sunwai::core::ids::DeskId::parse(d).unwrap());
+        let new = NewUser {
+            username: username.into(),
+            display_name: display.into(),
+            role,
+            desk,
+            password_phc: phc.clone(),
+        };
+        store.create_user(new).await.unwrap();
+    }
+    store.close().await;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(sunwai::run_with_clock(
+        listener,
+        config,
+        Clock::starting_at(hearing_time()),
+        shutdown,
+    ));
+    TestApp {
+        addr,
+        dir,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            // Open WebSockets keep graceful shutdown waiting; tests don't need to wait for them.
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+
+    /// Opens the data directory's store next to the running server (SQLite in WAL mode
+    /// allows a second reader).
+    pub async fn store(&self) -> Store {
+        Store::open_sqlite(self.dir.path()).await.unwrap()
+    }
+
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> HttpResponse {
+        http(self.addr, method, path, headers, body).await
+    }
+
+    /// Signs in over HTTP and returns the session token.
+    pub async fn login(&self, username: &str) -> String {
+        let body = format!(r#"{{"username":"{username}","password":"{PASSWORD}"}}"#);
+        let r = self
+            .http(
+                "POST",
+                "/api/login",
+                &[("content-type", "application/json")],
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let cookie = r.header("set-cookie").expect("a session cookie");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn citizen(&self) -> Client {
+        let mut c = Client::connect(&self.ws_url()).await.unwrap();
+        c.hello(None, None).await.unwrap();
+        c
+    }
+
+    /// A signed-in staff member's connection, past hello.
+    pub async fn staff(&self, username: &str) -> Client {
+        let token = self.login(username).await;
+        let mut c = Client::connect(&self.ws_url()).await.unwrap();
+        c.hello(Some(&token), None).await.unwrap();
+        c
+    }
+
+    /// An officer on duty.
+    pub async fn officer(&self, username: &str) -> Client {
+        let mut c = self.staff(username).await;
+        c.request_ok(|id| ClientMsg::GoOnDuty { id }).await.unwrap();
+        c
+    }
+}
+
+pub fn intake(name: &str) -> IntakeMsg {
+    IntakeMsg {
+        name: name.into(),
+        mobile: "98765 43210".into(),
+        area: "Kotwali".into(),
+        category: "theft".into(),
+        description: "मेरा मोबाइल चोरी हो गया".into(),
+        language: "hi".into(),
+        consent: true,
+    }
+}
+
+pub struct Joined {
+    pub entry: uuid::Uuid,
+    pub reference: String,
+    pub ticket: String,
+}
+
+/// Joins the desk's waiting room and returns what `joined` said.
+pub async fn join(c: &mut Client, name: &str) -> Joined {
+    let reply = c
+        .request(|id| ClientMsg::Join {
+            id,
+            desk: DESK.into(),
+            intake: intake(name),
+        })
+        .await
+        .unwrap();
+    match reply {
+        ServerMsg::Joined {
+            entry,
+            reference,
+            ticket,
+            ..
+        } => Joined {
+            entry,
+            reference,
+            ticket,
+        },
+        other => panic!("expected joined, got {other:?}"),
+    }
+}
+
+/// Waits for the first message matching `pred`, keeping others for later.
+pub async fn expect(c: &mut Client, what: &str, pred: impl FnMut(&ServerMsg) -> bool) -> ServerMsg {
+    match c.recv_until(pred, WAIT).await {
+        Ok(m) => m,
+        Err(e) => panic!("waiting for {what}: {e}"),
+    }
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 client over a real TCP connection (`Connection: close`).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpResponse {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let rest = raw.get(split + 4..).unwrap_or_default();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = String::from_utf8_lossy(&if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    })
+    .into_owned();
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = s.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(String::from_utf8_lossy(&s[..eol]).trim(), 16).unwrap_or(0);
+        let rest = &s[eol + 2..];
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.extend_from_slice(&rest[..n]);
+        s = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}

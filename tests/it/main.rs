@@ -1,0 +1,8 @@
+//! Integration tests: the real server on 127.0.0.1 with an ephemeral port and a fresh data
+//! directory, driven over real WebSockets by the signaling client and over real HTTP.
+
+mod api;
+mod cli;
+mod hearing;
+mod helpers;
+mod hostile;
