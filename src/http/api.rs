@@ -1,7 +1,7 @@
 //! The REST API: public desk information, written complaints, the citizen's status check,
 //! staff sign-in, and the records browser and export.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sunwai_signaling::IntakeMsg;
 
 use super::citizen::intake_from_wire;
-use super::error::ApiError;
+use super::error::{ApiError, Body, Params};
 use super::{session_cookie, translate, SESSION_COOKIE};
 use crate::app::App;
 use crate::auth;
@@ -74,7 +74,7 @@ pub struct CreatedOut {
 pub async fn written_complaint(
     State(app): State<App>,
     Path(desk): Path<String>,
-    Json(intake): Json<IntakeMsg>,
+    Body(intake): Body<IntakeMsg>,
 ) -> Result<(StatusCode, Json<CreatedOut>), ApiError> {
     let desk = app.desk(&desk).cloned().ok_or(ApiError::NotFound)?;
     let intake = intake_from_wire(&intake, app.category_keys())
@@ -114,7 +114,7 @@ pub struct StatusQuery {
 /// with. A POST, so neither ends up in logs or browser history as part of a URL.
 pub async fn status_lookup(
     State(app): State<App>,
-    Json(q): Json<StatusQuery>,
+    Body(q): Body<StatusQuery>,
 ) -> Result<Response, ApiError> {
     let mobile = Mobile::parse(&q.mobile)
         .map_err(|e| ApiError::BadRequest(e.to_string(), Some("mobile")))?;
@@ -163,7 +163,7 @@ pub struct LoginOut {
 
 pub async fn login(
     State(app): State<App>,
-    Json(body): Json<LoginIn>,
+    Body(body): Body<LoginIn>,
 ) -> Result<Response, ApiError> {
     let found = app.store().user_by_name(body.username.trim()).await?;
     let ok = match &found {
@@ -288,7 +288,7 @@ fn filter(user: &User, q: RecordsQuery) -> Result<Filter, ApiError> {
 pub async fn records(
     State(app): State<App>,
     Staff(user): Staff,
-    Query(q): Query<RecordsQuery>,
+    Params(q): Params<RecordsQuery>,
 ) -> Result<Json<Vec<Complaint>>, ApiError> {
     let f = filter(&user, q)?;
     Ok(Json(app.store().list(&f).await?))
@@ -297,7 +297,7 @@ pub async fn records(
 pub async fn records_csv(
     State(app): State<App>,
     Staff(user): Staff,
-    Query(q): Query<RecordsQuery>,
+    Params(q): Params<RecordsQuery>,
 ) -> Result<Response, ApiError> {
     if user.role != Role::Supervisor {
         return Err(ApiError::Forbidden);
@@ -358,7 +358,7 @@ pub async fn set_status(
     State(app): State<App>,
     Staff(user): Staff,
     Path(reference): Path<String>,
-    Json(body): Json<StatusIn>,
+    Body(body): Body<StatusIn>,
 ) -> Result<Json<Complaint>, ApiError> {
     let c = visible_record(&app, &user, &reference).await?;
     let status = Status::parse(&body.status).ok_or(ApiError::BadRequest(

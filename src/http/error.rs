@@ -20,7 +20,7 @@ pub enum ApiError {
 }
 
 #[derive(Serialize)]
-struct Body<'a> {
+struct ErrorBody<'a> {
     code: &'a str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,7 +41,7 @@ impl IntoResponse for ApiError {
         };
         (
             status,
-            Json(Body {
+            Json(ErrorBody {
                 code,
                 message: self.to_string(),
                 field,
@@ -56,6 +56,44 @@ impl From<crate::store::StoreError> for ApiError {
         match e {
             crate::store::StoreError::NotFound => ApiError::NotFound,
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// `Json<T>` whose rejections (wrong content type, bad JSON, wrong fields) are typed
+/// `ApiError`s like every other error of the API.
+pub struct Body<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for Body<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::BadRequest(e.body_text(), None)),
+        }
+    }
+}
+
+/// `Query<T>` with typed rejections.
+pub struct Params<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Params(v)),
+            Err(e) => Err(ApiError::BadRequest(e.body_text(), None)),
         }
     }
 }

@@ -49,6 +49,13 @@ fn config_example_is_complete_and_valid() {
     );
     assert!(ok, "{err}");
     assert!(out.contains("desk ssp-prayagraj"));
+    // Environment variables override the file; flags override both.
+    let out = sunwai()
+        .args(["config", "check", "--config", path.to_str().unwrap()])
+        .env("SUNWAI_LISTEN", "127.0.0.1:9123")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("listen 127.0.0.1:9123"));
     std::fs::write(&path, "listen = \"everywhere\"").unwrap();
     let (ok, _, err) = run(
         &["config", "check", "--config", path.to_str().unwrap()],

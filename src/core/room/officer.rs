@@ -175,6 +175,17 @@ impl Room {
         Ok(())
     }
 
+    /// An offered citizen waits again, keeping their place. `passed_by` remembers an officer
+    /// who declined or missed them, so they go to someone else first.
+    fn back_to_waiting(&mut self, id: EntryId, passed_by: Option<UserId>) {
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.state = EntryState::Waiting;
+            if let Some(o) = passed_by.filter(|o| !e.declined_by.contains(o)) {
+                e.declined_by.push(o);
+            }
+        }
+    }
+
     /// Puts an offered citizen back to waiting (keeping their place). `declined` marks the
     /// officer so the same citizen is not offered to them again.
     pub(super) fn return_offer(
@@ -184,12 +195,7 @@ impl Room {
         declined: bool,
         fx: &mut Vec<Effect>,
     ) {
-        if let Some(e) = self.entries.get_mut(&id) {
-            e.state = EntryState::Waiting;
-            if declined && !e.declined_by.contains(&officer) {
-                e.declined_by.push(officer);
-            }
-        }
+        self.back_to_waiting(id, declined.then_some(officer));
         fx.push(Effect::Record(RecordNote::Declined {
             entry: id,
             officer,
@@ -206,9 +212,7 @@ impl Room {
         now: Timestamp,
         fx: &mut Vec<Effect>,
     ) {
-        if let Some(e) = self.entries.get_mut(&id) {
-            e.state = EntryState::Waiting;
-        }
+        self.back_to_waiting(id, None);
         fx.push(Effect::Officer(
             officer,
             OfficerNote::OfferWithdrawn { entry: id, reason },
@@ -224,12 +228,7 @@ impl Room {
         now: Timestamp,
         fx: &mut Vec<Effect>,
     ) {
-        if let Some(e) = self.entries.get_mut(&id) {
-            e.state = EntryState::Waiting;
-            if !e.declined_by.contains(&officer) {
-                e.declined_by.push(officer);
-            }
-        }
+        self.back_to_waiting(id, Some(officer));
         fx.push(Effect::Record(RecordNote::Declined {
             entry: id,
             officer,
