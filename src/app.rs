@@ -11,7 +11,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use crate::config::Config;
 use crate::core::ids::DeskId;
 use crate::desk::{spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle};
+use crate::http::limits::Limits;
 use crate::store::Store;
+use std::net::SocketAddr;
 
 #[derive(Clone)]
 pub struct App {
@@ -26,6 +28,8 @@ struct Inner {
     next_conn: AtomicU64,
     ready: AtomicBool,
     category_keys: Vec<String>,
+    limits: Limits,
+    origins: Vec<String>,
 }
 
 /// The process-wide Prometheus recorder. `metrics` has one global recorder, so several
@@ -52,7 +56,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 impl App {
     /// Opens the store and starts the desks. The record writer runs until the last desk
     /// handle is dropped.
-    pub async fn start(config: Config, store: Store, clock: Clock) -> App {
+    pub async fn start(config: Config, store: Store, clock: Clock, local: SocketAddr) -> App {
         let (records, _writer) = spawn_record_writer(store.clone());
         let desks = config
             .desks
@@ -60,7 +64,17 @@ impl App {
             .map(|d| (d.id.clone(), spawn_desk(d, clock, records.clone())))
             .collect();
         let category_keys = config.category_keys();
-        App {
+        let limits = Limits::new(&config.limits);
+        let origins = if config.origins.is_empty() {
+            let mut o = vec![format!("http://{local}")];
+            if local.ip().is_loopback() {
+                o.push(format!("http://localhost:{}", local.port()));
+            }
+            o
+        } else {
+            config.origins.clone()
+        };
+        let app = App {
             inner: Arc::new(Inner {
                 config,
                 store,
@@ -69,8 +83,31 @@ impl App {
                 next_conn: AtomicU64::new(1),
                 ready: AtomicBool::new(true),
                 category_keys,
+                limits,
+                origins,
             }),
-        }
+        };
+        // Keep the rate limiters' maps small; stops when the server is dropped.
+        let weak = Arc::downgrade(&app.inner);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                match weak.upgrade() {
+                    Some(inner) => inner.limits.tidy(),
+                    None => break,
+                }
+            }
+        });
+        app
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub fn origins(&self) -> &[String] {
+        &self.inner.origins
     }
 
     pub fn config(&self) -> &Config {

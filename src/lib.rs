@@ -39,8 +39,13 @@ pub async fn run_with_clock(
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open_sqlite(&config.data_dir).await?;
     app::metrics_handle();
-    let app = App::start(config, store.clone(), clock).await;
-    let router = http::router(app.clone());
+    let local = listener.local_addr()?;
+    if store.list_users().await?.is_empty() {
+        tracing::warn!("no staff accounts yet: add the first supervisor with `sunwai user add --role supervisor --name NAME`");
+    }
+    let app = App::start(config, store.clone(), clock, local).await;
+    let router =
+        http::router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let ready = app.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {

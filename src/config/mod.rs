@@ -75,12 +75,25 @@ fn default_windows() -> Vec<String> {
     vec!["12:00-14:00".into()]
 }
 
+/// Flood limits; see the example configuration for their meaning.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Limits {
+    pub joins_per_minute_per_address: u32,
+    pub logins_per_minute_per_address: u32,
+    pub logins_per_minute_per_account: u32,
+    pub status_lookups_per_minute_per_address: u32,
+    pub written_complaints_per_hour_per_address: u32,
+    pub messages_per_second: u32,
+}
+
 /// The configuration as written (file, environment, flags), before validation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FileConfig {
     pub listen: String,
     pub data_dir: PathBuf,
     pub log: String,
+    pub origins: Vec<String>,
+    pub limits: Limits,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskFile>,
@@ -129,6 +142,10 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub log: String,
+    /// Origins allowed to open the WebSocket, normalised (lowercase, no trailing '/').
+    /// Empty: the server's own address (see `App::allowed_origins`).
+    pub origins: Vec<String>,
+    pub limits: Limits,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskConfig>,
@@ -240,6 +257,50 @@ impl FileConfig {
             .listen
             .parse()
             .map_err(|_| ConfigError::Listen(self.listen.clone()))?;
+        let mut origins = Vec::new();
+        for o in &self.origins {
+            let n = o.trim().trim_end_matches('/').to_ascii_lowercase();
+            let host = n
+                .strip_prefix("https://")
+                .or_else(|| n.strip_prefix("http://"));
+            let ok = host.is_some_and(|h| !h.is_empty() && !h.contains('/'));
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "origins: {o:?} is not scheme://host[:port]"
+                )));
+            }
+            origins.push(n);
+        }
+        let l = &self.limits;
+        for (name, v) in [
+            (
+                "joins_per_minute_per_address",
+                l.joins_per_minute_per_address,
+            ),
+            (
+                "logins_per_minute_per_address",
+                l.logins_per_minute_per_address,
+            ),
+            (
+                "logins_per_minute_per_account",
+                l.logins_per_minute_per_account,
+            ),
+            (
+                "status_lookups_per_minute_per_address",
+                l.status_lookups_per_minute_per_address,
+            ),
+            (
+                "written_complaints_per_hour_per_address",
+                l.written_complaints_per_hour_per_address,
+            ),
+            ("messages_per_second", l.messages_per_second),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.{name} must be at least 1"
+                )));
+            }
+        }
         keys_ok(&self.categories, "categories")?;
         keys_ok(&self.stations, "stations")?;
         if self.desks.is_empty() {
@@ -285,6 +346,8 @@ impl FileConfig {
             listen,
             data_dir: self.data_dir,
             log: self.log,
+            origins,
+            limits: self.limits,
             categories: self.categories,
             stations: self.stations,
             desks,

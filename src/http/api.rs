@@ -1,7 +1,9 @@
 //! The REST API: public desk information, written complaints, the citizen's status check,
 //! staff sign-in, and the records browser and export.
 
-use axum::extract::{FromRequestParts, Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -73,10 +75,12 @@ pub struct CreatedOut {
 /// A written complaint (the path for when no hearing is open): becomes a record at once.
 pub async fn written_complaint(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(desk): Path<String>,
     Body(intake): Body<IntakeMsg>,
 ) -> Result<(StatusCode, Json<CreatedOut>), ApiError> {
     let desk = app.desk(&desk).cloned().ok_or(ApiError::NotFound)?;
+    app.limits().written_complaint(peer.ip())?;
     let intake = intake_from_wire(&intake, app.category_keys())
         .map_err(|e| ApiError::BadRequest(e.to_string(), Some(e.field())))?;
     if intake.description.trim().is_empty() {
@@ -114,8 +118,10 @@ pub struct StatusQuery {
 /// with. A POST, so neither ends up in logs or browser history as part of a URL.
 pub async fn status_lookup(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(q): Body<StatusQuery>,
 ) -> Result<Response, ApiError> {
+    app.limits().status_lookup(peer.ip())?;
     let mobile = Mobile::parse(&q.mobile)
         .map_err(|e| ApiError::BadRequest(e.to_string(), Some("mobile")))?;
     let reference = q.reference.trim().to_ascii_uppercase();
@@ -163,8 +169,11 @@ pub struct LoginOut {
 
 pub async fn login(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(body): Body<LoginIn>,
 ) -> Result<Response, ApiError> {
+    // Counted before the password is checked, so guessing is throttled whatever the outcome.
+    app.limits().login(peer.ip(), body.username.trim())?;
     let found = app.store().user_by_name(body.username.trim()).await?;
     let ok = match &found {
         Some(u) if !u.user.disabled => {

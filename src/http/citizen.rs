@@ -4,13 +4,17 @@
 use jiff::Timestamp;
 use sunwai_signaling::{self as wire, ClientMsg, ErrorCode, ServerMsg};
 
+use super::limits::RetryAfter;
 use super::translate;
 use super::ws::Conn;
 use crate::auth;
 use crate::core::ids::EntryId;
 use crate::core::intake::{Intake, RawIntake};
+use crate::core::room::RoomError;
 use crate::core::room::{CitizenNote, Class, Command};
-use crate::desk::{AttachedAs, DeskHandle, EntryInfo};
+use crate::desk::{AttachedAs, DeskError, DeskHandle, EntryInfo};
+
+const QUEUE_FULL_RETRY: std::time::Duration = std::time::Duration::from_secs(600);
 use crate::store::{Channel, Disposition, NewComplaint, RecordEvent};
 
 pub struct CitizenSession {
@@ -99,8 +103,27 @@ impl Conn {
                 return;
             }
         };
+        if let Err(RetryAfter(wait)) = self.app.limits().join(self.ip) {
+            let at = translate::local_hhmm(self.app.clock().now(), wait, &desk.time_zone);
+            let m = format!("too many joins from this address; try again at {at}");
+            self.reply_err(Some(id), ErrorCode::RateLimited, m);
+            return;
+        }
         if let Err(e) = desk.can_join().await {
-            self.send(translate::desk_error(Some(id), &e, &desk.time_zone));
+            if matches!(e, DeskError::Room(RoomError::QueueFull)) {
+                // Ten minutes is about when enough calls have ended to make room again.
+                let at = translate::local_hhmm(
+                    self.app.clock().now(),
+                    QUEUE_FULL_RETRY,
+                    &desk.time_zone,
+                );
+                let m = format!(
+                    "the queue is full; please try again at {at}, or leave a written complaint"
+                );
+                self.reply_err(Some(id), ErrorCode::QueueFull, m);
+            } else {
+                self.send(translate::desk_error(Some(id), &e, &desk.time_zone));
+            }
             return;
         }
         // The record exists before the citizen waits: whatever happens next, it is kept.

@@ -15,6 +15,8 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("too many requests; try again in {} seconds", .0.as_secs().max(1))]
+    RateLimited(std::time::Duration),
     #[error("internal error")]
     Internal(String),
 }
@@ -34,12 +36,17 @@ impl IntoResponse for ApiError {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", None),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "not_allowed", None),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
         };
-        (
+        let retry = match &self {
+            ApiError::RateLimited(d) => Some(d.as_secs().max(1).to_string()),
+            _ => None,
+        };
+        let mut response = (
             status,
             Json(ErrorBody {
                 code,
@@ -47,7 +54,19 @@ impl IntoResponse for ApiError {
                 field,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(v) = retry.and_then(|r| axum::http::HeaderValue::from_str(&r).ok()) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+impl From<super::limits::RetryAfter> for ApiError {
+    fn from(r: super::limits::RetryAfter) -> Self {
+        ApiError::RateLimited(r.0)
     }
 }
 

@@ -4,11 +4,14 @@
 mod api;
 mod citizen;
 mod error;
+pub mod limits;
 mod staff;
 pub mod translate;
 mod ws;
 
-use axum::extract::{State, WebSocketUpgrade};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -68,9 +71,19 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-async fn ws_upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn ws_upgrade(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !limits::origin_allowed(origin, app.origins()) {
+        // A page on another site must not drive a citizen's or officer's session.
+        return ApiError::Forbidden.into_response();
+    }
     let cookie = session_cookie(&headers);
     ws.max_message_size(WS_FRAME_LIMIT)
         .max_frame_size(WS_FRAME_LIMIT)
-        .on_upgrade(move |socket| ws::run(app, socket, cookie))
+        .on_upgrade(move |socket| ws::run(app, socket, cookie, peer.ip()))
 }

@@ -16,6 +16,15 @@ pub fn ts(t: Timestamp) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// Local wall-clock time `after` from `now`, as HH:MM, rounded up to the minute.
+pub fn local_hhmm(now: Timestamp, after: std::time::Duration, tz: &jiff::tz::TimeZone) -> String {
+    let secs = after.as_secs().div_ceil(60) as i64 * 60;
+    let t = now + jiff::SignedDuration::from_secs(secs);
+    t.to_zoned_datetime(tz.clone())
+        .strftime("%H:%M")
+        .to_string()
+}
+
 pub fn window_info(s: &WindowStatus) -> wire::WindowInfo {
     match s {
         WindowStatus::Open(w) => wire::WindowInfo {

@@ -6,7 +6,10 @@
 //! up the connection is closed as too slow. Bad frames get a typed error and the
 //! connection goes on; nothing a client sends can panic the server.
 
+use std::net::IpAddr;
 use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, RateLimiter};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -24,6 +27,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// The server pings this often, so that idle-but-alive clients answer.
 const PING_EVERY: Duration = Duration::from_secs(25);
+/// Refused (over-rate) messages after which a connection is closed as abusive.
+const ABUSE_AFTER: u32 = 500;
 
 pub enum Identity {
     Citizen,
@@ -41,12 +46,18 @@ pub struct Conn {
     pub watching: Vec<DeskHandle>,
     /// Staff session token from the upgrade request's cookie.
     pub cookie_session: Option<String>,
+    /// The client's address (for per-address limits).
+    pub ip: IpAddr,
+    limiter: DefaultDirectRateLimiter,
+    /// Messages refused for exceeding the rate; past `ABUSE_AFTER` the connection is closed.
+    refused: u32,
     pub(super) out: Vec<ServerMsg>,
     close: Option<(u16, &'static str)>,
 }
 
-pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>) {
+pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>, ip: IpAddr) {
     let id = app.next_conn();
+    let limiter = RateLimiter::direct(app.limits().messages);
     let (outbox, inbox) = Outbox::new(id);
     let mut conn = Conn {
         app,
@@ -57,6 +68,9 @@ pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>) {
         on_duty: None,
         watching: Vec::new(),
         cookie_session,
+        ip,
+        limiter,
+        refused: 0,
         out: Vec::new(),
         close: None,
     };
@@ -141,6 +155,16 @@ impl Conn {
     }
 
     async fn on_text(&mut self, text: &str) {
+        if self.limiter.check().is_err() {
+            self.refused += 1;
+            if self.refused >= ABUSE_AFTER {
+                self.close_with(close_code::ABUSE, "too many messages");
+            } else if self.refused == 1 || self.refused % 50 == 0 {
+                // Say so, but don't answer a flood message for message.
+                self.reply_err(None, ErrorCode::RateLimited, "too many messages: slow down");
+            }
+            return;
+        }
         if text.len() > wire::MAX_MESSAGE_BYTES {
             let msg = format!("messages are limited to {} bytes", wire::MAX_MESSAGE_BYTES);
             self.reply_err(None, ErrorCode::TooLarge, msg);

@@ -193,3 +193,105 @@ async fn staff_sessions_are_checked_on_the_server() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn floods_are_refused_with_a_time_to_come_back() {
+    let app = spawn_app_with(|c| {
+        c.limits.joins_per_minute_per_address = 3;
+        c.limits.logins_per_minute_per_account = 2;
+        c.limits.messages_per_second = 5;
+        c.desks[0].policy.max_waiting = 2;
+    })
+    .await;
+    // Joins per address.
+    for n in 0..2 {
+        let mut c = app.citizen().await;
+        join(&mut c, &format!("C{n}")).await;
+    }
+    // A full queue says when to come back.
+    let mut c = app.citizen().await;
+    match c
+        .request(|id| ClientMsg::Join {
+            id,
+            desk: DESK.into(),
+            intake: intake("Third"),
+        })
+        .await
+        .unwrap()
+    {
+        ServerMsg::Error {
+            code: ErrorCode::QueueFull,
+            message,
+            ..
+        } => assert!(message.contains("try again at 12:15"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    // And so does the fourth join from the same address within the minute.
+    match c
+        .request(|id| ClientMsg::Join {
+            id,
+            desk: DESK.into(),
+            intake: intake("Fourth"),
+        })
+        .await
+        .unwrap()
+    {
+        ServerMsg::Error {
+            code: ErrorCode::RateLimited,
+            message,
+            ..
+        } => assert!(message.contains("try again at"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    // Sign-in attempts per account, whether the password is right or wrong.
+    let ct = [("content-type", "application/json")];
+    let wrong = r#"{"username":"officer2","password":"guess"}"#;
+    for _ in 0..2 {
+        assert_eq!(
+            app.http("POST", "/api/login", &ct, Some(wrong))
+                .await
+                .status,
+            401
+        );
+    }
+    let r = app.http("POST", "/api/login", &ct, Some(wrong)).await;
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_some());
+    // Messages per connection.
+    let mut flood = app.citizen().await;
+    for _ in 0..40 {
+        flood
+            .send_raw_text(r#"{"type":"ping","id":1}"#)
+            .await
+            .unwrap();
+    }
+    let limited = flood
+        .recv_until(
+            |m| {
+                matches!(
+                    m,
+                    ServerMsg::Error {
+                        code: ErrorCode::RateLimited,
+                        ..
+                    }
+                )
+            },
+            WAIT,
+        )
+        .await;
+    assert!(limited.is_ok(), "{limited:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_from_another_site_cannot_open_the_websocket() {
+    let app = spawn_app().await;
+    let evil = Client::connect_with_origin(&app.ws_url(), "https://evil.example").await;
+    assert!(evil.is_err(), "a foreign origin must be refused");
+    let own = format!("http://{}", app.addr);
+    let mut ok = Client::connect_with_origin(&app.ws_url(), &own)
+        .await
+        .unwrap();
+    ok.hello(None, None).await.unwrap();
+    app.stop().await;
+}
