@@ -91,7 +91,7 @@ pub fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
         None => true,
         Some(o) => {
             let o = o.trim().trim_end_matches('/').to_ascii_lowercase();
-            allowed.iter().any(|a| *a == o)
+            allowed.contains(&o)
         }
     }
 }

@@ -159,7 +159,7 @@ impl Conn {
             self.refused += 1;
             if self.refused >= ABUSE_AFTER {
                 self.close_with(close_code::ABUSE, "too many messages");
-            } else if self.refused == 1 || self.refused % 50 == 0 {
+            } else if self.refused == 1 || self.refused.is_multiple_of(50) {
                 // Say so, but don't answer a flood message for message.
                 self.reply_err(None, ErrorCode::RateLimited, "too many messages: slow down");
             }
