@@ -21,6 +21,9 @@ async fn browser_end_to_end() {
         "{chromium} is missing: run scripts/test, which installs it"
     );
 
+    // Screenshots of a failed run are written afresh each time.
+    let _ = std::fs::remove_dir_all(root.join("target/browser-screenshots"));
+
     let app = spawn_app().await;
     let closed = spawn_app_with(|c| c.desks[0].windows = vec!["09:00-10:00".into()]).await;
 

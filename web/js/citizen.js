@@ -6,7 +6,7 @@ import { initI18n, t, getLang, onLangChange } from './i18n.js';
 import {
   $, el, clear, showScreen, announce, api, fmtTime, fmtWindow, fmtDayTime, fmtMinutes, asciiDigits,
   unlockAudio, chime, vibrate, flashTitle, stopFlash, askNotifications, notifyIfHidden,
-  fieldError, fillSelect, connBanner,
+  fieldError, fillSelect, connBanner, say,
 } from './ui.js';
 import { Signal } from './signal.js';
 import { getLocalMedia, stopStream, levelMeter, CallMedia } from './media.js';
@@ -155,7 +155,7 @@ async function sendWritten(i) {
     return;
   }
   const msg = $('#intake-error');
-  msg.textContent = t(r.status === 0 ? 'error.offline' : 'error.generic');
+  say(msg, r.status === 0 ? 'error.offline' : 'error.generic');
   msg.hidden = false;
 }
 
@@ -164,7 +164,7 @@ async function sendWritten(i) {
 async function startPreview() {
   stopPreview();
   const status = $('#device-status');
-  status.textContent = t('citizen.device.asking');
+  say(status, 'citizen.device.asking');
   $('#device-help').hidden = true;
   $('#device-retry').hidden = true;
   try {
@@ -181,11 +181,11 @@ async function startPreview() {
       meter.setAttribute('aria-valuenow', String(pct));
     });
     preview = { stream, stopMeter };
-    status.textContent = t('citizen.device.ok');
+    say(status, 'citizen.device.ok');
   } catch (err) {
-    status.textContent = '';
+    say(status, null);
     const kind = (err && err.kind) || 'other';
-    $('#device-help-text').textContent = t(`citizen.device.problem_${kind}`);
+    say($('#device-help-text'), `citizen.device.problem_${kind}`);
     $('#device-help').hidden = false;
     $('#device-retry').hidden = false;
   }
@@ -235,7 +235,7 @@ async function sendJoin() {
     }
     if (code === 'unknown_desk') { go('s-invalid'); return; }
     const msg = $('#join-error');
-    msg.textContent = t({ queue_full: 'error.queue_full', offline: 'error.offline', timeout: 'error.offline', rate_limited: 'error.rate_limited' }[code] || 'error.generic');
+    say(msg, { queue_full: 'error.queue_full', offline: 'error.offline', timeout: 'error.offline', rate_limited: 'error.rate_limited' }[code] || 'error.generic');
     msg.hidden = false;
   }
 }

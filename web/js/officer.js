@@ -5,7 +5,7 @@ import { initI18n, t, has, getLang, onLangChange } from './i18n.js';
 import {
   $, el, clear, showScreen, announce, api, fmtTime, fmtWindow, fmtDuration, startOfDay, rfc3339,
   unlockAudio, ring, flashTitle, stopFlash, askNotifications, notifyIfHidden, fieldError,
-  fillSelect, label, connBanner, confirmPress,
+  fillSelect, label, connBanner, confirmPress, say,
 } from './ui.js';
 import { Signal } from './signal.js';
 import { CallMedia } from './media.js';
@@ -105,7 +105,7 @@ async function act(msg, errKey = 'error.generic') {
   $('#duty-error').hidden = true;
   try { return await signal.request(msg); } catch (e) {
     const box = $('#duty-error');
-    box.textContent = t(e.code === 'offline' ? 'error.offline' : e.code === 'out_of_order' ? 'officer.out_of_order' : errKey);
+    say(box, e.code === 'offline' ? 'error.offline' : e.code === 'out_of_order' ? 'officer.out_of_order' : errKey);
     box.hidden = false;
     return null;
   }
@@ -252,7 +252,7 @@ function facts(i, reference, waited) {
   if (!i) return [];
   const lang = getLang();
   const pairs = [
-    ['field.name', i.name], ['field.mobile', i.mobile], ['field.area', i.area],
+    ['table.name', i.name], ['field.mobile', i.mobile], ['field.area', i.area],
     ['field.category', label(S.catalog.categories, i.category, lang)],
     ['field.description', i.description || '—'], ['table.reference', reference],
   ];

@@ -1,7 +1,7 @@
 // The citizen's status check: reference + mobile → POST /api/status → status and history.
 
 import { initI18n, t, getLang, onLangChange } from './i18n.js';
-import { $, el, clear, api, announce, fmtDateTime, asciiDigits, fieldError, label } from './ui.js';
+import { $, el, clear, api, announce, fmtDateTime, asciiDigits, fieldError, label, say } from './ui.js';
 
 let catalog = { categories: [], stations: [] };
 let view = null;
@@ -37,7 +37,7 @@ async function lookup(e) {
   render();
   if (r.status === 400 && r.data && r.data.field === 'mobile') { fieldError(form, 'mobile', t('error.mobile')); return; }
   const msg = $('#status-error');
-  msg.textContent = t(r.status === 404 ? 'status.not_found' : r.status === 0 ? 'error.offline' : 'error.generic');
+  say(msg, r.status === 404 ? 'status.not_found' : r.status === 0 ? 'error.offline' : 'error.generic');
   msg.hidden = false;
 }
 

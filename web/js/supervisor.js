@@ -4,7 +4,7 @@
 import { initI18n, t, getLang, onLangChange } from './i18n.js';
 import {
   $, el, clear, showScreen, api, fmtTime, fmtWindow, fmtDuration, fmtDateTime, localMidnight,
-  rfc3339, label, connBanner, confirmPress,
+  rfc3339, label, connBanner, confirmPress, say,
 } from './ui.js';
 import { Signal } from './signal.js';
 import { signedIn, wireSignOut } from './staff.js';
@@ -100,13 +100,13 @@ function renderBoard() {
 // ---- window and broadcast ------------------------------------------------------------------
 
 async function deskCommand(msg, statusEl, okKey) {
-  statusEl.textContent = '';
+  say(statusEl, null);
   try {
     await signal.request({ ...msg, desk: S.desk.id });
-    statusEl.textContent = t(okKey);
+    say(statusEl, okKey);
     return true;
   } catch (e) {
-    statusEl.textContent = t({ out_of_order: 'sup.err_state', invalid_input: 'sup.err_input', not_allowed: 'sup.err_allowed', offline: 'error.offline' }[e.code] || 'error.generic');
+    say(statusEl, { out_of_order: 'sup.err_state', invalid_input: 'sup.err_input', not_allowed: 'sup.err_allowed', offline: 'error.offline' }[e.code] || 'error.generic');
     return false;
   }
 }
@@ -121,7 +121,7 @@ $('#w-extend').addEventListener('click', () => deskCommand({ type: 'extend_windo
 confirmPress($('#w-close'), 'sup.close', 'sup.close_confirm', () => deskCommand({ type: 'close_window' }, $('#w-status'), 'sup.closed'));
 $('#bc-send').addEventListener('click', async () => {
   const text = $('#bc-text').value.trim();
-  if (!text) { $('#bc-status').textContent = t('sup.err_empty'); return; }
+  if (!text) { say($('#bc-status'), 'sup.err_empty'); return; }
   if (await deskCommand({ type: 'broadcast', text }, $('#bc-status'), 'sup.sent')) $('#bc-text').value = '';
 });
 $('#desk-pick').addEventListener('change', async (e) => {
@@ -179,7 +179,7 @@ async function openRecord(reference) {
   const r = await api('GET', `/api/records/${encodeURIComponent(reference)}`);
   if (!r.ok) return;
   S.record = r.data;
-  $('#detail-status').textContent = '';
+  say($('#detail-status'), null);
   $('#s-new').value = S.record.status;
   $('#s-note').value = '';
   renderDetail();
@@ -195,7 +195,7 @@ function renderDetail() {
   const o = c.outcome || {};
   $('#detail-title').textContent = t('sup.record_title', { reference: c.reference });
   const pairs = [
-    ['field.name', c.intake.name], ['field.mobile', c.intake.mobile], ['field.area', c.intake.area],
+    ['table.name', c.intake.name], ['field.mobile', c.intake.mobile], ['field.area', c.intake.area],
     ['field.category', label(S.catalog.categories, c.intake.category, lang)], ['field.description', c.intake.description || '—'],
     ['sup.channel', t(`channel.${c.channel}`)], ['table.filed', fmtDateTime(c.created_at, tz())],
     ['table.officer', c.officer_name || '—'], ['table.waited', fmtDuration(c.wait_secs)], ['sup.talk', fmtDuration(c.talk_secs)],
@@ -221,10 +221,10 @@ $('#status-form').addEventListener('submit', async (e) => {
     S.record = r.data;
     renderDetail();
     $('#s-note').value = '';
-    $('#detail-status').textContent = t('sup.updated');
+    say($('#detail-status'), 'sup.updated');
     loadRecords();
   } else {
-    $('#detail-status').textContent = t(r.status === 0 ? 'error.offline' : 'error.generic');
+    say($('#detail-status'), r.status === 0 ? 'error.offline' : 'error.generic');
   }
 });
 

@@ -247,6 +247,11 @@ export function label(items, key, lang) {
   return it ? (it[lang] || it.en) : key || '—';
 }
 
+/** Sets a status line to a text that follows language changes (i18n.apply re-reads it). */
+export function say(node, key) {
+  if (key) { node.dataset.i18n = key; node.textContent = t(key); } else { delete node.dataset.i18n; node.textContent = ''; }
+}
+
 /** The connection banner shared by all pages: hidden while online. */
 export function connBanner(status) {
   const b = document.getElementById('conn');
