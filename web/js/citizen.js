@@ -475,6 +475,8 @@ function renderQuality() {
 // ---- wiring ---------------------------------------------------------------------------------
 
 function wireUi() {
+  // After a reload (resumed place) the first tap anywhere lets the page make sound.
+  document.addEventListener('pointerdown', unlockAudio, { once: true });
   $('#intake-form').addEventListener('submit', submitIntake);
   $('#f-area').addEventListener('change', () => {
     $('#area-other-wrap').hidden = $('#f-area').value !== '__other';

@@ -296,6 +296,8 @@ function renderGlance() {
 
 // ---- wiring ---------------------------------------------------------------------------------
 
+// After a reload the page goes back on duty by itself: the first tap anywhere lets it ring.
+document.addEventListener('pointerdown', unlockAudio, { once: true });
 $('#duty-on').addEventListener('click', () => { unlockAudio(); askNotifications(); goOnDuty(); });
 $('#duty-off').addEventListener('click', async () => {
   if (await act({ type: 'go_off_duty' })) sessionStorage.removeItem(ON_DUTY_KEY);
