@@ -30,6 +30,8 @@ const SESSION_LENGTH: SignedDuration = SignedDuration::from_hours(12);
 pub struct DeskOut {
     id: String,
     name: String,
+    /// The desk's IANA time zone, for showing its hearing times in local time.
+    time_zone: String,
     window: sunwai_signaling::WindowInfo,
     waiting: u32,
     officers_on_duty: u32,
@@ -43,6 +45,7 @@ pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
                 DeskOut {
                     id: d.id.to_string(),
                     name: d.name.clone(),
+                    time_zone: d.time_zone.iana_name().unwrap_or("UTC").to_owned(),
                     window: translate::window_info(&s.window),
                     waiting: s.waiting,
                     officers_on_duty: s.officers_on_duty,

@@ -5,6 +5,7 @@ mod api;
 mod citizen;
 mod error;
 pub mod limits;
+mod pages;
 mod staff;
 pub mod translate;
 mod ws;
@@ -44,6 +45,7 @@ pub fn router(app: App) -> Router {
         .route("/api/records.csv", get(api::records_csv))
         .route("/api/records/{reference}", get(api::record))
         .route("/api/records/{reference}/status", post(api::set_status))
+        .merge(pages::router())
         .with_state(app)
 }
 

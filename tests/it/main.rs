@@ -2,7 +2,9 @@
 //! directory, driven over real WebSockets by the signaling client and over real HTTP.
 
 mod api;
+mod browser;
 mod cli;
 mod hearing;
 mod helpers;
 mod hostile;
+mod pages;

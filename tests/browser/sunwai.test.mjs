@@ -1,0 +1,234 @@
+// The browser app end to end, in real headless Chromium against the real server
+// (started by tests/it/browser.rs). Tests run in order and share one server: each leaves
+// the waiting room empty and no officer on duty.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BASE, CLOSED, DESKTOP, dict, launch, newPage, withPages, text, expectText, screen, checkA11y,
+  shot, signIn, fillIntake, joinQueue,
+} from './helpers.mjs';
+
+const hi = dict.hi;
+const en = dict.en;
+let browser;
+
+describe('sunwai in a browser', () => {
+  before(async () => { browser = await launch(); });
+  after(async () => { await browser.close(); });
+
+  test('Hindi is the default; the toggle switches to English and is remembered', withPages('language', async () => {
+    const page = await newPage(browser, 'citizen');
+    await page.goto(`${BASE}/`);
+    await screen(page, 's-intake');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'hi');
+    await expectText(page, '#open-info h1', hi['citizen.intake.title']);
+    await expectText(page, '#lang-toggle', 'English');
+    assert.equal(await page.title(), hi['citizen.title']);
+
+    await page.click('#lang-toggle');
+    await expectText(page, '#open-info h1', en['citizen.intake.title']);
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+    await expectText(page, 'label[for=f-name]', en['field.name']);
+    assert.equal(await page.locator('#f-category option').nth(1).textContent(), 'Theft');
+
+    // Remembered across a reload and on the other pages.
+    await page.reload();
+    await expectText(page, '#open-info h1', en['citizen.intake.title']);
+    for (const [path, sel, key] of [['/status', '#s-form h1', 'status.title'], ['/officer', '#s-signin h1', 'officer.signin_title'], ['/supervisor', '#s-signin h1', 'sup.signin_title']]) {
+      await page.goto(`${BASE}${path}`);
+      await expectText(page, sel, en[key]);
+      assert.equal(await text(page, '#lang-toggle'), 'हिन्दी');
+    }
+    await page.click('#lang-toggle');
+    await expectText(page, '#s-signin h1', hi['sup.signin_title']);
+  }));
+
+  test('a hearing: intake, device check, waiting, call, outcome, end screen, records, status', withPages('hearing', async () => {
+    const citizen = await newPage(browser, 'citizen');
+    await citizen.goto(`${BASE}/d/ssp-prayagraj`);
+    await screen(citizen, 's-intake');
+    await expectText(citizen, '#intake-window', /12:00 – 14:00/);
+    await checkA11y(citizen, 'the intake form');
+    await shot(citizen, 'citizen-intake');
+
+    // The browser's own checks come first.
+    await citizen.click('#intake-submit');
+    await expectText(citizen, '.err[data-for=name]', hi['error.name']);
+    await fillIntake(citizen, { name: 'आशा देवी', station: 'सिविल लाइंस', mobile: '९८७६५ ४३२१०' });
+    await citizen.click('#intake-submit');
+
+    await screen(citizen, 's-device');
+    await citizen.waitForFunction(() => document.getElementById('preview').videoWidth > 0);
+    await expectText(citizen, '#device-status', hi['citizen.device.ok']);
+    await citizen.waitForFunction(() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0, null, { timeout: 10000 });
+    await shot(citizen, 'citizen-device');
+    await citizen.click('#join');
+
+    await screen(citizen, 's-waiting');
+    await expectText(citizen, '#position', '1');
+    await expectText(citizen, '#estimate', hi['citizen.waiting.no_officer']);
+    const reference = await expectText(citizen, '#waiting-ref', /^PRY-2026-\d+$/);
+    await expectText(citizen, '#waiting-window', '12:00 – 14:00');
+    await checkA11y(citizen, 'the waiting room');
+
+    // The supervisor watches and broadcasts; the citizen sees the message.
+    const sup = await newPage(browser, 'supervisor', DESKTOP);
+    await sup.goto(`${BASE}/supervisor`);
+    await signIn(sup, 'supervisor');
+    await expectText(sup, '#b-waiting', '1');
+    await expectText(sup, '#b-queue tr td:nth-child(2)', reference);
+    await sup.fill('#bc-text', 'अधिकारी कुछ ही मिनट में जुड़ेंगे।');
+    await sup.click('#bc-send');
+    await expectText(sup, '#bc-status', hi['sup.sent']);
+    await expectText(citizen, '#messages li', /अधिकारी कुछ ही मिनट में जुड़ेंगे।/);
+    await shot(citizen, 'citizen-waiting');
+
+    // The officer signs in, goes on duty and is offered the citizen.
+    const officer = await newPage(browser, 'officer', DESKTOP);
+    await officer.goto(`${BASE}/officer`);
+    await shot(officer, 'officer-signin');
+    await signIn(officer, 'officer1');
+    await expectText(officer, '#duty-badge', hi['duty.off']);
+    await expectText(officer, '#g-waiting', '1');
+    await officer.click('#duty-on');
+    await officer.locator('#offer').waitFor({ state: 'visible' });
+    await expectText(officer, '#offer-card', /आशा देवी/);
+    await expectText(officer, '#offer-card', /\+919876543210/);
+    await expectText(citizen, '#next-alert', new RegExp(hi['citizen.next.title']));
+    await shot(officer, 'officer-offer');
+    await officer.click('#accept');
+
+    // Both are in the call.
+    await officer.locator('#call').waitFor({ state: 'visible' });
+    await expectText(officer, '#call-title', hi['call.title'].replace('{name}', 'आशा देवी'));
+    await screen(citizen, 's-call');
+    await expectText(citizen, '#call-title', hi['call.title'].replace('{name}', 'Insp. Sharma'));
+    await expectText(citizen, '#call-ref', reference);
+    await citizen.waitForFunction(() => document.getElementById('self').videoWidth > 0);
+    await expectText(citizen, '#remote-state', hi['call.remote_unavailable']);
+    await expectText(citizen, '#quality', /कनेक्शन/);
+    await shot(citizen, 'citizen-call');
+
+    // The officer records the outcome during the call, then ends it.
+    await officer.locator('#outcome').waitFor({ state: 'visible' });
+    await expectText(officer, '#outcome-title', new RegExp(reference));
+    assert.equal(await officer.inputValue('#o-category'), 'theft');
+    assert.equal(await officer.inputValue('#o-station'), 'civil-lines', 'the station is pre-filled from the area');
+    await officer.selectOption('#o-category', 'theft');
+    await officer.selectOption('#o-station', 'civil-lines');
+    await officer.fill('#o-action', 'FIR दर्ज');
+    await officer.fill('#o-notes', 'बीट कांस्टेबल बाज़ार जाएगा।');
+    await officer.click('#outcome-form button[type=submit]');
+    await expectText(officer, '#outcome-status', /सहेजा गया/);
+    await shot(officer, 'officer-call');
+    await officer.click('#end-call');
+
+    await screen(citizen, 's-end');
+    await expectText(citizen, '#end-ref', reference);
+    await expectText(citizen, '#end-title', hi['citizen.end.title_completed']);
+    await checkA11y(citizen, 'the end screen');
+    await shot(citizen, 'citizen-end');
+    assert.equal(await citizen.evaluate(() => localStorage.getItem('sunwai.ticket')), null, 'the ticket is forgotten at the end');
+
+    await expectText(officer, '#duty-badge', hi['duty.wrap_up']);
+    await expectText(officer, '#today', new RegExp(`${reference}.*आशा देवी.*सिविल लाइंस`));
+    await shot(officer, 'officer-wrapup');
+    await officer.click('#ready');
+    await expectText(officer, '#duty-badge', hi['duty.ready']);
+    await officer.click('#duty-off');
+    await expectText(officer, '#duty-badge', hi['duty.off']);
+
+    // The supervisor finds it in the records, with the station, and opens it.
+    await expectText(sup, '#b-calls', '1');
+    await sup.click('#rec-form button[type=submit]');
+    const row = sup.locator('#rec-rows tr', { hasText: reference });
+    await row.waitFor();
+    assert.match(await row.textContent(), /सिविल लाइंस/);
+    assert.match(await row.textContent(), /सुनवाई हुई/);
+    await row.locator('button').click();
+    await sup.locator('#detail').waitFor({ state: 'visible' });
+    await expectText(sup, '#detail-facts', /FIR दर्ज/);
+    await expectText(sup, '#detail-history', /Insp. Sharma/);
+    const csv = await sup.getAttribute('#csv', 'href');
+    assert.match(csv, /^\/api\/records\.csv\?desk=ssp-prayagraj/);
+    await sup.selectOption('#s-new', 'forwarded');
+    await sup.fill('#s-note', 'थाना सिविल लाइंस को भेजा');
+    await sup.click('#status-form button[type=submit]');
+    await expectText(sup, '#detail-status', hi['sup.updated']);
+    await expectText(sup, '#detail-history', /थाने को भेजी गई/);
+    await shot(sup, 'supervisor');
+
+    // The citizen checks the status with the reference and the mobile number.
+    await citizen.goto(`${BASE}/status`);
+    await citizen.fill('#f-reference', reference.toLowerCase());
+    await citizen.fill('#f-mobile', '9876543210');
+    await citizen.click('#status-form button[type=submit]');
+    await citizen.locator('#result').waitFor({ state: 'visible' });
+    await expectText(citizen, '#r-status', hi['record_status.forwarded']);
+    await expectText(citizen, '#r-station', 'सिविल लाइंस');
+    await expectText(citizen, '#r-history', /प्राप्त.*थाने को भेजी गई/);
+    await checkA11y(citizen, 'the status page');
+    await shot(citizen, 'citizen-status');
+
+    // A wrong mobile finds nothing, and says so.
+    await citizen.fill('#f-mobile', '9123456789');
+    await citizen.click('#status-form button[type=submit]');
+    await expectText(citizen, '#status-error', hi['status.not_found']);
+  }));
+
+  test('a citizen who reloads keeps their place', withPages('reload', async () => {
+    const first = await newPage(browser, 'first');
+    const second = await newPage(browser, 'second');
+    await joinQueue(first, 'पहला नागरिक');
+    const ref = await joinQueue(second, 'दूसरा नागरिक', { mobile: '9123456780' });
+    await expectText(second, '#position', '2');
+
+    await second.reload();
+    await screen(second, 's-waiting');
+    await expectText(second, '#position', '2');
+    await expectText(second, '#waiting-ref', ref);
+    await expectText(first, '#position', '1');
+
+    // Losing the network: the page says so, and comes back to the same place.
+    await second.context().setOffline(true);
+    await second.evaluate(() => window.dispatchEvent(new Event('offline')));
+    await second.context().setOffline(false);
+    await expectText(second, '#position', '2');
+
+    // Leaving frees the place: the second moves up.
+    await first.click('#leave');
+    await screen(first, 's-intake');
+    await expectText(second, '#position', '1');
+    await second.click('#leave');
+    await screen(second, 's-intake');
+  }));
+
+  test('outside hours: the next window and a written complaint', withPages('closed', async () => {
+    assert.ok(CLOSED, 'SUNWAI_CLOSED_URL');
+    const page = await newPage(browser, 'citizen', undefined, CLOSED);
+    await page.goto(`${CLOSED}/`);
+    await screen(page, 's-intake');
+    await page.locator('#closed-info').waitFor({ state: 'visible' });
+    await expectText(page, '#closed-info h1', hi['citizen.closed.title']);
+    await expectText(page, '#closed-next', /09:00 – 10:00/);
+    await expectText(page, '#intake-submit', hi['citizen.closed.submit']);
+    await checkA11y(page, 'the written complaint form');
+    await shot(page, 'citizen-closed');
+
+    await fillIntake(page, { name: 'रमेश कुमार', description: '' });
+    await page.click('#intake-submit');
+    await expectText(page, '.err[data-for=description]', hi['error.description_written']);
+    await page.fill('#f-description', 'पड़ोसी ज़मीन पर कब्ज़ा कर रहा है।');
+    await page.click('#intake-submit');
+    await screen(page, 's-written');
+    const ref = await expectText(page, '#written-ref', /^PRY-2026-\d+$/);
+    await shot(page, 'citizen-written');
+
+    await page.goto(`${CLOSED}/status`);
+    await page.fill('#f-reference', ref);
+    await page.fill('#f-mobile', '98765 43210');
+    await page.click('#status-form button[type=submit]');
+    await expectText(page, '#r-status', hi['record_status.received']);
+  }));
+});

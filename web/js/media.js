@@ -1,0 +1,254 @@
+// Camera and microphone: the device check (preview + level meter) and the call screen's
+// local media and controls.
+//
+// ======================== REMOTE MEDIA HOOK ========================================
+// The SFU is a separate piece of work. CallMedia already speaks the protocol's media
+// messages (docs/protocol.md, "Media"): after `call_started` / `call_resumed` it
+// creates an RTCPeerConnection with welcome.ice_servers, adds the local tracks, and
+// sends `sdp {description: {sdp_type: "offer", sdp}}`; it trickles `ice {candidate}` and
+// `end_of_candidates`; it applies the server's `sdp` (answer, or a new offer, to which it
+// answers as the polite side, rolling back its own offer on a collision), `ice` and
+// `end_of_candidates`. Remote tracks arrive in `pc.ontrack` → attachRemote(stream),
+// which is THE place where the other side's video appears. While the server answers
+// `unavailable` (media not enabled), the peer connection is closed and the page shows
+// that the other side's video is not available yet; the call itself goes on.
+// The quality indicator uses getStats() when media flows, and the signaling round-trip
+// time before that.
+// ====================================================================================
+
+/** Camera + microphone (or microphone only). Throws {kind: 'blocked' | 'missing' |
+ *  'insecure' | 'busy' | 'other'}. */
+export async function getLocalMedia({ video = true } = {}) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw { kind: 'insecure' };
+  const constraints = {
+    audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    video: video ? { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 20 }, facingMode: 'user' } : false,
+  };
+  try {
+    return await navigator.mediaDevices.getUserMedia(constraints);
+  } catch (e) {
+    const name = e && e.name;
+    if (name === 'NotAllowedError' || name === 'SecurityError') throw { kind: 'blocked' };
+    if (name === 'NotFoundError' || name === 'OverconstrainedError') throw { kind: 'missing' };
+    if (name === 'NotReadableError' || name === 'AbortError') throw { kind: 'busy' };
+    throw { kind: 'other' };
+  }
+}
+
+export function stopStream(stream) {
+  if (stream) for (const tr of stream.getTracks()) tr.stop();
+}
+
+/** Calls onLevel(0..1) about ten times a second with the microphone's loudness (WebAudio
+ *  AnalyserNode). Returns a function that stops it. */
+export function levelMeter(stream, onLevel) {
+  const AC = window.AudioContext || window.webkitAudioContext;
+  if (!AC || !stream.getAudioTracks().length) return () => {};
+  const ctx = new AC();
+  const src = ctx.createMediaStreamSource(stream);
+  const an = ctx.createAnalyser();
+  an.fftSize = 512;
+  src.connect(an);
+  const buf = new Uint8Array(an.fftSize);
+  if (ctx.state === 'suspended') ctx.resume().catch(() => {});
+  const timer = setInterval(() => {
+    an.getByteTimeDomainData(buf);
+    let sum = 0;
+    for (const v of buf) { const x = (v - 128) / 128; sum += x * x; }
+    const rms = Math.sqrt(sum / buf.length);
+    onLevel(Math.min(1, rms * 4));
+  }, 100);
+  return () => { clearInterval(timer); src.disconnect(); ctx.close().catch(() => {}); };
+}
+
+function qualityFromRtt(ms) {
+  if (ms == null) return 'unknown';
+  if (ms < 300) return 'good';
+  if (ms < 800) return 'fair';
+  return 'poor';
+}
+
+export class CallMedia {
+  /**
+   * @param {import('./signal.js').Signal} signal
+   * @param {{local: HTMLVideoElement, remote: HTMLVideoElement, onQuality: (level: string) => void,
+   *          onRemote: (state: 'waiting' | 'connected' | 'unavailable') => void}} ui
+   */
+  constructor(signal, ui) {
+    this.signal = signal;
+    this.ui = ui;
+    this.stream = null;
+    this.pc = null;
+    this.makingOffer = false;
+    this.media = true;
+    this.muted = false;
+    this.cameraOff = false;
+    this.audioOnly = false;
+    this.statsTimer = null;
+    this.active = false;
+    // Create one CallMedia per page: it subscribes to the signal once, for every call.
+    const on = (type, fn) => { signal.on(type, (m) => { if (this.active) fn(m); }); };
+    on('sdp', (m) => this.#onSdp(m.description));
+    on('ice', (m) => this.#onIce(m.candidate));
+    on('end_of_candidates', () => this.#onIce(null));
+    on('rtt', (ms) => { if (!this.pc) this.ui.onQuality(qualityFromRtt(ms)); });
+    on('status', (s) => { if (s !== 'online') this.ui.onQuality('lost'); });
+  }
+
+  /** Starts the local camera (self view) and, where the server has media, negotiation. */
+  async start() {
+    this.active = true;
+    this.ui.onQuality(qualityFromRtt(this.signal.rtt));
+    this.ui.onRemote('waiting');
+    if (!this.stream) {
+      try {
+        this.stream = await getLocalMedia({ video: !this.audioOnly });
+      } catch {
+        try { this.stream = await getLocalMedia({ video: false }); this.audioOnly = true; } catch { this.stream = null; }
+      }
+    }
+    if (!this.active) { stopStream(this.stream); this.stream = null; return; }
+    if (this.stream) {
+      this.ui.local.srcObject = this.stream;
+      this.ui.local.muted = true;
+      this.ui.local.play().catch(() => {});
+      this.#applyTrackState();
+    }
+    await this.negotiate();
+  }
+
+  // ---- REMOTE MEDIA HOOK: negotiation with the server's SFU ------------------------------
+
+  async negotiate() {
+    if (!this.media || !window.RTCPeerConnection) { this.ui.onRemote('unavailable'); return; }
+    this.#closePc();
+    const iceServers = (this.signal.welcome && this.signal.welcome.ice_servers || []).map((s) => ({
+      urls: s.urls, username: s.username || undefined, credential: s.credential || undefined,
+    }));
+    const pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
+    this.pc = pc;
+    this.pendingIce = [];
+    this.iceOpen = false;
+    if (this.stream) for (const tr of this.stream.getTracks()) pc.addTrack(tr, this.stream);
+    else { pc.addTransceiver('audio', { direction: 'recvonly' }); pc.addTransceiver('video', { direction: 'recvonly' }); }
+    pc.onicecandidate = (e) => {
+      const msg = e.candidate
+        ? { type: 'ice', candidate: { candidate: e.candidate.candidate, sdp_mid: e.candidate.sdpMid, sdp_mline_index: e.candidate.sdpMLineIndex, username_fragment: e.candidate.usernameFragment } }
+        : { type: 'end_of_candidates' };
+      if (this.iceOpen) this.signal.send(msg); else this.pendingIce.push(msg);
+    };
+    pc.ontrack = (e) => this.attachRemote(e.streams[0] || new MediaStream([e.track]));
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed') pc.restartIce();
+    };
+    try {
+      this.makingOffer = true;
+      await pc.setLocalDescription(await pc.createOffer());
+      await this.signal.request({ type: 'sdp', description: { sdp_type: 'offer', sdp: pc.localDescription.sdp } });
+      this.iceOpen = true;
+      for (const m of this.pendingIce.splice(0)) this.signal.send(m);
+      this.#watchStats();
+    } catch (e) {
+      if (e && e.code === 'unavailable') this.media = false;
+      this.#closePc();
+      this.ui.onRemote('unavailable');
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  /** Where the other side's media appears. */
+  attachRemote(stream) {
+    this.ui.remote.srcObject = stream;
+    this.ui.remote.play().catch(() => {});
+    this.ui.onRemote('connected');
+  }
+
+  async #onSdp(d) {
+    const pc = this.pc;
+    if (!pc || !d) return;
+    try {
+      if (d.sdp_type === 'offer') {
+        // The browser is the polite side: drop its own offer on a collision.
+        if (this.makingOffer || pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' });
+        await pc.setRemoteDescription({ type: 'offer', sdp: d.sdp });
+        await pc.setLocalDescription(await pc.createAnswer());
+        await this.signal.request({ type: 'sdp', description: { sdp_type: 'answer', sdp: pc.localDescription.sdp } });
+      } else if (d.sdp_type === 'answer' || d.sdp_type === 'pranswer') {
+        await pc.setRemoteDescription({ type: d.sdp_type, sdp: d.sdp });
+      }
+    } catch (e) { console.warn('sdp', e); }
+  }
+
+  async #onIce(c) {
+    if (!this.pc) return;
+    try {
+      await this.pc.addIceCandidate(c ? { candidate: c.candidate, sdpMid: c.sdp_mid, sdpMLineIndex: c.sdp_mline_index, usernameFragment: c.username_fragment || undefined } : null);
+    } catch (e) { console.warn('ice', e); }
+  }
+
+  #watchStats() {
+    clearInterval(this.statsTimer);
+    this.statsTimer = setInterval(async () => {
+      if (!this.pc) return;
+      const stats = await this.pc.getStats();
+      let rtt = null; let lost = 0; let got = 0;
+      stats.forEach((s) => {
+        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.currentRoundTripTime != null) rtt = s.currentRoundTripTime * 1000;
+        if (s.type === 'inbound-rtp') { lost += s.packetsLost || 0; got += s.packetsReceived || 0; }
+      });
+      const loss = got + lost > 0 ? lost / (got + lost) : 0;
+      let level = qualityFromRtt(rtt);
+      if (loss > 0.1) level = 'poor'; else if (loss > 0.03 && level === 'good') level = 'fair';
+      this.ui.onQuality(level);
+    }, 3000);
+  }
+
+  #closePc() {
+    clearInterval(this.statsTimer);
+    if (this.pc) { try { this.pc.close(); } catch { /* closed */ } }
+    this.pc = null;
+  }
+
+  // ---- controls ----------------------------------------------------------------------------
+
+  #applyTrackState() {
+    if (!this.stream) return;
+    for (const tr of this.stream.getAudioTracks()) tr.enabled = !this.muted;
+    for (const tr of this.stream.getVideoTracks()) tr.enabled = !this.cameraOff;
+  }
+
+  setMuted(b) { this.muted = b; this.#applyTrackState(); }
+  setCameraOff(b) { this.cameraOff = b; this.#applyTrackState(); }
+
+  /** Audio only: the camera is released (saves data on a weak network) and the video the
+   *  other side sends is no longer shown. */
+  async setAudioOnly(b) {
+    this.audioOnly = b;
+    if (!this.stream) return;
+    if (b) {
+      for (const tr of this.stream.getVideoTracks()) { tr.stop(); this.stream.removeTrack(tr); if (this.pc) for (const s of this.pc.getSenders()) if (s.track === tr) s.replaceTrack(null); }
+      this.ui.local.srcObject = null;
+    } else {
+      try {
+        const v = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15 } } });
+        const tr = v.getVideoTracks()[0];
+        this.stream.addTrack(tr);
+        if (this.pc) for (const s of this.pc.getSenders()) if (!s.track || s.track.kind === 'video') { s.replaceTrack(tr); break; }
+        this.ui.local.srcObject = this.stream;
+        this.ui.local.play().catch(() => {});
+        this.#applyTrackState();
+      } catch { this.audioOnly = true; }
+    }
+    this.ui.remote.hidden = b;
+  }
+
+  stop() {
+    this.active = false;
+    this.#closePc();
+    stopStream(this.stream);
+    this.stream = null;
+    this.ui.local.srcObject = null;
+    this.ui.remote.srcObject = null;
+  }
+}

@@ -1,0 +1,231 @@
+// The supervisor's console: the live wallboard from `desk` snapshots, window control,
+// broadcasts to the waiting room, and the records browser with CSV export.
+
+import { initI18n, t, getLang, onLangChange } from './i18n.js';
+import {
+  $, el, clear, showScreen, api, fmtTime, fmtWindow, fmtDuration, fmtDateTime, localMidnight,
+  rfc3339, label, connBanner, confirmPress, say,
+} from './ui.js';
+import { Signal } from './signal.js';
+import { signedIn, wireSignOut } from './staff.js';
+
+const STATUSES = ['received', 'forwarded', 'under_investigation', 'resolved'];
+const S = { me: null, desks: [], desk: null, catalog: { categories: [], stations: [] }, snapshot: null, records: [], record: null };
+const signal = new Signal();
+const tz = () => (S.desk && S.desk.time_zone) || 'Asia/Kolkata';
+
+async function main() {
+  await initI18n();
+  wireSignOut();
+  onLangChange(() => { fillSelects(); renderBoard(); renderRecords(); renderDetail(); });
+  S.me = await signedIn('supervisor');
+  const [desks, catalog] = await Promise.all([api('GET', '/api/desks'), api('GET', '/api/catalog')]);
+  S.catalog = catalog.data || S.catalog;
+  S.desks = (desks.data || []).filter((d) => !S.me.desk || d.id === S.me.desk);
+  S.desk = S.desks[0] || null;
+  fillSelects();
+  $('#desk-pick-wrap').hidden = S.desks.length < 2;
+  showScreen('s-console');
+  signal.start();
+  loadRecords();
+}
+
+function fillSelects() {
+  const pick = $('#desk-pick');
+  clear(pick, S.desks.map((d) => el('option', { value: d.id, text: d.name })));
+  if (S.desk) pick.value = S.desk.id;
+  $('#desk-name').textContent = S.desk ? S.desk.name : t('sup.title');
+  const st = $('#r-status');
+  const keep = st.value;
+  clear(st, el('option', { value: '', text: t('sup.any_status') }), STATUSES.map((s) => el('option', { value: s, text: t(`record_status.${s}`) })));
+  st.value = keep;
+  const ns = $('#s-new');
+  const keepNew = ns.value;
+  clear(ns, STATUSES.map((s) => el('option', { value: s, text: t(`record_status.${s}`) })));
+  if (keepNew) ns.value = keepNew;
+}
+
+// ---- wallboard ------------------------------------------------------------------------------
+
+signal.on('status', connBanner);
+signal.on('welcome', () => { if (S.desk) signal.request({ type: 'watch', desk: S.desk.id }).catch(() => {}); });
+signal.on('final', (f) => { if (f.why === 'session') location.reload(); });
+signal.on('desk', (m) => {
+  if (!S.desk || m.snapshot.desk !== S.desk.id) return;
+  const before = S.snapshot;
+  S.snapshot = m.snapshot;
+  renderBoard();
+  // New records appear as calls end: refresh the list when the day's counts move.
+  if (before && (before.calls_today !== m.snapshot.calls_today || before.abandoned_today !== m.snapshot.abandoned_today)) loadRecords();
+});
+
+function setN(id, v) { $(id).textContent = v == null ? '—' : String(v); }
+
+function renderBoard() {
+  const s = S.snapshot;
+  if (!s) return;
+  const lang = getLang();
+  const w = s.window;
+  $('#board-window').textContent = w.open
+    ? t('board.window_open', { span: fmtWindow(w.opens_at, w.closes_at, tz(), false) })
+    : (w.next_opens_at ? t('board.window_closed_next', { when: fmtWindow(w.next_opens_at, w.next_closes_at, tz()) }) : t('board.window_closed'));
+  setN('#b-waiting', s.waiting);
+  $('#b-longest').textContent = s.waiting ? fmtDuration(s.longest_wait_secs) : '—';
+  $('#b-avg-wait').textContent = fmtDuration(s.avg_wait_secs);
+  $('#b-avg-call').textContent = fmtDuration(s.avg_call_secs);
+  setN('#b-on-duty', s.officers.filter((o) => o.state !== 'off').length);
+  setN('#b-calls', s.calls_today);
+  setN('#b-abandoned', s.abandoned_today);
+  setN('#b-carried', s.carried_over_today);
+  setN('#b-backlog', s.projected_backlog_at_close);
+  const at = new Date(s.at).getTime();
+  clear($('#b-officers'), s.officers.map((o) => {
+    const inQueue = o.entry && s.queue.find((q) => q.entry === o.entry);
+    return el('tr', {},
+      el('td', { text: o.name }),
+      el('td', {}, el('span', { class: 'badge', dataset: { state: o.state }, text: t(`duty.${o.state}`) }), inQueue ? ` · ${inQueue.name}` : ''),
+      el('td', { text: `${fmtTime(o.since, tz())} (${fmtDuration(Math.max(0, (at - new Date(o.since).getTime()) / 1000))})` }));
+  }));
+  $('#b-officers-empty').hidden = s.officers.length > 0;
+  clear($('#b-queue'), s.queue.map((q, i) => el('tr', {},
+    el('td', { text: String(i + 1) }),
+    el('td', { text: q.reference }),
+    el('td', { text: q.connected ? q.name : `${q.name} (${t('board.reconnecting')})` }),
+    el('td', { text: label(S.catalog.categories, q.category, lang) }),
+    el('td', { text: fmtDuration(q.waited_secs) }))));
+  $('#b-queue-empty').hidden = s.queue.length > 0;
+  clear($('#b-categories'), s.categories.map((c) => el('li', { text: `${label(S.catalog.categories, c.category, lang)}: ${c.count}` })));
+}
+
+// ---- window and broadcast ------------------------------------------------------------------
+
+async function deskCommand(msg, statusEl, okKey) {
+  say(statusEl, null);
+  try {
+    await signal.request({ ...msg, desk: S.desk.id });
+    say(statusEl, okKey);
+    return true;
+  } catch (e) {
+    say(statusEl, { out_of_order: 'sup.err_state', invalid_input: 'sup.err_input', not_allowed: 'sup.err_allowed', offline: 'error.offline' }[e.code] || 'error.generic');
+    return false;
+  }
+}
+
+function minutes() {
+  const n = parseInt($('#w-minutes').value, 10);
+  return Number.isFinite(n) && n > 0 ? n : 30;
+}
+
+$('#w-open').addEventListener('click', () => deskCommand({ type: 'open_window', minutes: minutes() }, $('#w-status'), 'sup.opened'));
+$('#w-extend').addEventListener('click', () => deskCommand({ type: 'extend_window', minutes: minutes() }, $('#w-status'), 'sup.extended'));
+confirmPress($('#w-close'), 'sup.close', 'sup.close_confirm', () => deskCommand({ type: 'close_window' }, $('#w-status'), 'sup.closed'));
+$('#bc-send').addEventListener('click', async () => {
+  const text = $('#bc-text').value.trim();
+  if (!text) { say($('#bc-status'), 'sup.err_empty'); return; }
+  if (await deskCommand({ type: 'broadcast', text }, $('#bc-status'), 'sup.sent')) $('#bc-text').value = '';
+});
+$('#desk-pick').addEventListener('change', async (e) => {
+  if (S.desk) await signal.request({ type: 'unwatch', desk: S.desk.id }).catch(() => {});
+  S.desk = S.desks.find((d) => d.id === e.target.value) || S.desk;
+  S.snapshot = null;
+  $('#desk-name').textContent = S.desk.name;
+  signal.request({ type: 'watch', desk: S.desk.id }).catch(() => {});
+  loadRecords();
+});
+
+// ---- records --------------------------------------------------------------------------------
+
+function filterParams() {
+  const f = $('#rec-form');
+  const p = new URLSearchParams();
+  if (S.desk) p.set('desk', S.desk.id);
+  if (f.elements.status.value) p.set('status', f.elements.status.value);
+  if (f.elements.q.value.trim()) p.set('q', f.elements.q.value.trim());
+  if (f.elements.from.value) p.set('since', rfc3339(localMidnight(f.elements.from.value, tz())));
+  if (f.elements.to.value) {
+    const next = new Date(`${f.elements.to.value}T12:00:00Z`);
+    next.setUTCDate(next.getUTCDate() + 1);
+    p.set('until', rfc3339(localMidnight(next.toISOString().slice(0, 10), tz())));
+  }
+  return p;
+}
+
+async function loadRecords() {
+  const p = filterParams();
+  $('#csv').href = `/api/records.csv?${p}`;
+  p.set('limit', '200');
+  const r = await api('GET', `/api/records?${p}`);
+  const err = $('#rec-error');
+  err.hidden = r.ok;
+  if (!r.ok) { err.textContent = t(r.status === 0 ? 'error.offline' : 'error.generic'); return; }
+  S.records = r.data;
+  renderRecords();
+}
+
+function renderRecords() {
+  const lang = getLang();
+  clear($('#rec-rows'), S.records.map((c) => el('tr', {},
+    el('td', {}, el('button', { type: 'button', class: 'quiet', text: c.reference, 'aria-label': t('sup.open_record', { reference: c.reference }), onclick: () => openRecord(c.reference) })),
+    el('td', { text: fmtDateTime(c.created_at, tz()) }),
+    el('td', { text: c.intake.name }),
+    el('td', { text: label(S.catalog.categories, (c.outcome && c.outcome.category) || c.intake.category, lang) }),
+    el('td', { text: c.outcome && c.outcome.station ? label(S.catalog.stations, c.outcome.station, lang) : '—' }),
+    el('td', { text: t(`disposition.${c.disposition}`) }),
+    el('td', { text: t(`record_status.${c.status}`) }))));
+  $('#rec-empty').hidden = S.records.length > 0;
+}
+
+async function openRecord(reference) {
+  const r = await api('GET', `/api/records/${encodeURIComponent(reference)}`);
+  if (!r.ok) return;
+  S.record = r.data;
+  say($('#detail-status'), null);
+  $('#s-new').value = S.record.status;
+  $('#s-note').value = '';
+  renderDetail();
+  $('#detail').hidden = false;
+  $('#detail-title').tabIndex = -1;
+  $('#detail-title').focus();
+}
+
+function renderDetail() {
+  const c = S.record;
+  if (!c) return;
+  const lang = getLang();
+  const o = c.outcome || {};
+  $('#detail-title').textContent = t('sup.record_title', { reference: c.reference });
+  const pairs = [
+    ['table.name', c.intake.name], ['field.mobile', c.intake.mobile], ['field.area', c.intake.area],
+    ['field.category', label(S.catalog.categories, c.intake.category, lang)], ['field.description', c.intake.description || '—'],
+    ['sup.channel', t(`channel.${c.channel}`)], ['table.filed', fmtDateTime(c.created_at, tz())],
+    ['table.officer', c.officer_name || '—'], ['table.waited', fmtDuration(c.wait_secs)], ['sup.talk', fmtDuration(c.talk_secs)],
+    ['table.disposition', t(`disposition.${c.disposition}`)], ['sup.status', t(`record_status.${c.status}`)],
+    ['officer.station', o.station ? label(S.catalog.stations, o.station, lang) : '—'], ['officer.action', o.action || '—'], ['officer.notes', o.notes || '—'],
+  ];
+  clear($('#detail-facts'), pairs.flatMap(([k, v]) => [el('dt', { text: t(k) }), el('dd', { text: v })]));
+  clear($('#detail-history'), c.history.map((h) => el('li', {},
+    el('strong', { text: `${fmtDateTime(h.at, tz())} · ${t(`history.${h.kind}`)}` }),
+    ` — ${h.actor.kind === 'user' ? h.actor.name : t(`actor.${h.actor.kind}`)}`,
+    h.detail ? ` — ${h.detail}` : '',
+    h.status ? ` → ${t(`record_status.${h.status}`)}` : '')));
+}
+
+$('#rec-form').addEventListener('submit', (e) => { e.preventDefault(); loadRecords(); });
+$('#rec-form').addEventListener('change', () => { $('#csv').href = `/api/records.csv?${filterParams()}`; });
+$('#detail-close').addEventListener('click', () => { $('#detail').hidden = true; S.record = null; });
+$('#status-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (!S.record) return;
+  const r = await api('POST', `/api/records/${encodeURIComponent(S.record.reference)}/status`, { status: $('#s-new').value, note: $('#s-note').value.trim() });
+  if (r.ok) {
+    S.record = r.data;
+    renderDetail();
+    $('#s-note').value = '';
+    say($('#detail-status'), 'sup.updated');
+    loadRecords();
+  } else {
+    say($('#detail-status'), r.status === 0 ? 'error.offline' : 'error.generic');
+  }
+});
+
+main();
