@@ -6,3 +6,4 @@ mod cli;
 mod hearing;
 mod helpers;
 mod hostile;
+mod simulate;
