@@ -192,3 +192,32 @@ fn durations_parse_the_way_people_write_them() {
     assert!(super::parse_duration("soon").is_err());
     assert!(super::parse_duration("-5m").is_err());
 }
+
+/// The estimator's targets (docs/waiting.md): on the rush profile, 72 citizens in a two-hour
+/// window, 6-minute calls and 3 to 6 officers, the median error of the estimate at joining
+/// is within 20% of the actual wait, and at most 5% of citizens are told something wrong
+/// about being reached today.
+#[test]
+fn the_estimator_meets_its_accuracy_targets_on_the_rush_profile() {
+    for officers in 3..=6 {
+        for seed in [1, 2] {
+            let mut sc = Scenario::hearing_day(officers);
+            sc.days = 20;
+            sc.seed = seed;
+            let e = summarize(&sc, &simulate(&sc).unwrap()).estimates;
+            assert!(e.citizens > 1000);
+            assert!(
+                e.median_rel_error <= 0.20,
+                "{officers} officers, seed {seed}: median error {:.1}%",
+                e.median_rel_error * 100.0
+            );
+            assert!(
+                e.wrongly_told_share <= 0.05,
+                "{officers} officers, seed {seed}: {:.1}% told wrongly about today",
+                e.wrongly_told_share * 100.0
+            );
+            // And it is not biased: on average within a minute either way.
+            assert!(e.mean_signed_error_secs.abs() < 60.0, "{e:?}");
+        }
+    }
+}
