@@ -18,7 +18,7 @@ const W: f64 = 960.0;
 const H: f64 = 600.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 30.0;
-const TOP1: f64 = 50.0;
+const TOP1: f64 = 58.0;
 const BOT1: f64 = 330.0;
 const TOP2: f64 = 380.0;
 const BOT2: f64 = 550.0;
@@ -82,13 +82,18 @@ pub fn svg(out: &Outcome, report: &Report, tz: &jiff::tz::TimeZone) -> String {
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let i = &report.inputs;
     let title = format!(
-        "{} day(s), {}, {} officer(s), {}",
-        i.days, i.arrivals, i.officers, i.call_length
+        "{} day(s): {}, {} a day; {}",
+        i.days, i.arrivals, i.calls_per_day, i.call_length
     );
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="22" font-size="14">{}</text>"#,
+        r#"<text x="{LEFT}" y="16" font-size="13">{}</text>"#,
         esc(&title)
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="30" font-size="11">officers: {}</text>"#,
+        esc(&i.officers)
     );
     let _ = writeln!(
         s,
@@ -151,8 +156,8 @@ pub fn svg(out: &Outcome, report: &Report, tz: &jiff::tz::TimeZone) -> String {
     let xc = xs(window_min);
     let _ = writeln!(
         s,
-        r#"<line x1="{xc:.1}" y1="{TOP1}" x2="{xc:.1}" y2="{BOT2}" stroke="black" stroke-dasharray="4 4"/><text x="{:.1}" y="{:.1}">close</text>"#,
-        xc + 4.0,
+        r#"<line x1="{xc:.1}" y1="{TOP1}" x2="{xc:.1}" y2="{BOT2}" stroke="black" stroke-dasharray="4 4"/><text x="{:.1}" y="{:.1}" text-anchor="end">close</text>"#,
+        xc - 4.0,
         TOP1 + 14.0
     );
     for (x, v, kind) in pts {

@@ -197,22 +197,34 @@ fn explain(sc: &Scenario, target: Target, found: Option<u32>, tried: Vec<Tried>)
             peak / mu
         ));
     }
+    let rush = peak > lambda * 1.01;
     if let Some(n) = found {
         if n > avg_n {
             why.push(format!(
-                "the simulation needs {} more than Erlang C at the average rate: waits pile up \
-                 whenever arrivals come faster than the average",
-                n - avg_n
+                "the simulation needs {} more than Erlang C at the average rate: {}",
+                n - avg_n,
+                if rush {
+                    "the queue that builds in the rush is waited out by those behind it"
+                } else {
+                    "the day is short, and waits pile up whenever arrivals bunch"
+                }
             ));
         }
-        if n < peak_n {
+        if n < avg_n {
+            why.push(format!(
+                "the simulation needs {} fewer than Erlang C at the average rate: the window \
+                 opens with nobody waiting, and the reasons below shorten queues",
+                avg_n - n
+            ));
+        }
+        if rush && n < peak_n {
             why.push(
                 "fewer than Erlang C at the peak rate: the rush is short, so part of it can \
                  wait a little without breaking the target over the whole day"
                     .into(),
             );
         }
-        if n == avg_n && peak <= lambda * 1.01 {
+        if n == avg_n && !rush {
             why.push("the simulation agrees with Erlang C for this steady load".into());
         }
     }
