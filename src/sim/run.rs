@@ -602,7 +602,7 @@ impl<'a> DayRun<'a> {
                     }
                 }
                 Effect::Record(note) => {
-                    self.record(room, &note);
+                    self.record(&note);
                     self.records.push(note);
                 }
                 Effect::Citizen(..) | Effect::Call(_) => {}
@@ -623,7 +623,7 @@ impl<'a> DayRun<'a> {
         }
     }
 
-    fn record(&mut self, room: &Room, note: &RecordNote) {
+    fn record(&mut self, note: &RecordNote) {
         let now = self.now;
         let idx = |e: &EntryId| self.by_entry.get(e).copied();
         match note {
@@ -655,7 +655,6 @@ impl<'a> DayRun<'a> {
             }
             _ => {}
         }
-        let _ = room;
     }
 }
 
