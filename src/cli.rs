@@ -1,4 +1,5 @@
-//! The command line: `serve`, `config example|check`, `records export`, `user …`.
+//! The command line: `serve`, `config example|check`, `records export`, `user …`,
+//! `simulate`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -56,6 +57,79 @@ pub enum Cmd {
         #[command(subcommand)]
         what: UserCmd,
     },
+    /// Simulate hearing days with the server's own waiting room: waits, abandonment,
+    /// how accurate the estimates are, and how many officers a target needs.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CallDist {
+    /// Lognormal with --mean-call and --call-cv.
+    Lognormal,
+    /// Exponential with --mean-call (what Erlang C assumes).
+    Exponential,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// TOML configuration file: the desk's windows and policies are taken from it
+    /// (default: the built-in desk, 12:00-14:00 Asia/Kolkata).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The desk to simulate (default: the first in the configuration).
+    #[arg(long)]
+    pub desk: Option<String>,
+    /// Hearing days (windows) to simulate; the figures cover all of them.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Seed of the random draws: the same seed gives the same citizens.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Officers on duty from the opening until the queue is empty [default: 4].
+    #[arg(long, conflicts_with = "roster")]
+    pub officers: Option<u32>,
+    /// One shift per officer in local time, e.g. "12:00-14:00,12:00-13:00"; "12:00-" stays
+    /// until the queue is empty.
+    #[arg(long)]
+    pub roster: Option<String>,
+    /// Arrival profile: steady, rush (most arrive in the first 20 minutes), or a CSV file
+    /// of arrival times (a `sunwai records export` works: its created_at column).
+    #[arg(long, default_value = "rush")]
+    pub arrivals: String,
+    /// Citizens expected per window (steady and rush).
+    #[arg(long, default_value_t = 72.0)]
+    pub calls: f64,
+    /// Mean call length, e.g. 6m.
+    #[arg(long, default_value = "6m")]
+    pub mean_call: String,
+    /// Spread of call lengths: standard deviation over mean (lognormal).
+    #[arg(long, default_value_t = 0.5)]
+    pub call_cv: f64,
+    #[arg(long, value_enum, default_value = "lognormal")]
+    pub call_dist: CallDist,
+    /// Draw call lengths from a CSV with a talk_secs column (a `sunwai records export`)
+    /// instead of --mean-call and --call-cv.
+    #[arg(long)]
+    pub calls_from: Option<PathBuf>,
+    /// How long citizens wait on average before giving up (exponentially distributed), or
+    /// "none".
+    #[arg(long, default_value = "20m")]
+    pub patience: String,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw waits and queue length across the window to this SVG file.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+    /// Find the fewest officers that meet --target, and compare with Erlang C.
+    #[arg(long)]
+    pub recommend: bool,
+    /// Service target for --recommend.
+    #[arg(long, default_value = "90% within 2 minutes")]
+    pub target: String,
+    /// Most officers --recommend tries.
+    #[arg(long, default_value_t = 40)]
+    pub max_officers: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -350,5 +424,125 @@ async fn set_disabled(common: &Common, name: &str, disabled: bool) -> anyhow::Re
     }
     println!("{name} {}", if disabled { "disabled" } else { "enabled" });
     store.close().await;
+    Ok(())
+}
+
+/// Builds the scenario from the flags and the desk's configuration.
+pub fn scenario(args: &SimulateArgs) -> anyhow::Result<crate::sim::Scenario> {
+    use crate::sim::{parse_duration, Arrivals, CallLength, Officers, Patience, Scenario, Shift};
+    let config = Config::load(args.config.as_deref(), &Overrides::default())?;
+    let desk = match &args.desk {
+        Some(d) => config
+            .desks
+            .iter()
+            .find(|x| x.id.as_str() == d)
+            .with_context(|| format!("--desk: no desk {d} in the configuration"))?,
+        None => config
+            .desks
+            .first()
+            .context("no desk in the configuration")?,
+    };
+    let tz = desk.schedule.time_zone().clone();
+    if !(1..=100_000).contains(&args.days) {
+        bail!("--days: use 1 to 100000");
+    }
+    if !(args.calls.is_finite() && (0.0..=100_000.0).contains(&args.calls)) {
+        bail!("--calls: use 0 to 100000");
+    }
+    if !(args.call_cv.is_finite() && (0.0..=10.0).contains(&args.call_cv)) {
+        bail!("--call-cv: use 0 to 10");
+    }
+    let arrivals = match Arrivals::builtin(&args.arrivals) {
+        Some(a) => a,
+        None => {
+            let f = std::fs::File::open(&args.arrivals).with_context(|| {
+                format!(
+                    "--arrivals: {:?} is not steady, rush or a readable CSV file",
+                    args.arrivals
+                )
+            })?;
+            Arrivals::from_csv(f, &tz).with_context(|| format!("--arrivals {}", args.arrivals))?
+        }
+    };
+    let mean = parse_duration(&args.mean_call).context("--mean-call")?;
+    if mean < jiff::SignedDuration::from_secs(1) {
+        bail!("--mean-call: at least a second");
+    }
+    let call_length = match &args.calls_from {
+        Some(path) => {
+            let f = std::fs::File::open(path)
+                .with_context(|| format!("--calls-from: opening {}", path.display()))?;
+            CallLength::from_records_csv(f)
+                .with_context(|| format!("--calls-from {}", path.display()))?
+        }
+        None => match args.call_dist {
+            CallDist::Lognormal => CallLength::LogNormal {
+                mean_secs: mean.as_secs_f64(),
+                cv: args.call_cv,
+            },
+            CallDist::Exponential => CallLength::Exponential {
+                mean_secs: mean.as_secs_f64(),
+            },
+        },
+    };
+    let patience = match args.patience.trim() {
+        "none" | "unlimited" => Patience::Unlimited,
+        p => {
+            let mean = parse_duration(p).context("--patience")?;
+            if mean.is_zero() {
+                bail!("--patience: more than zero, or none");
+            }
+            Patience::Exponential { mean }
+        }
+    };
+    let officers = match &args.roster {
+        Some(r) => Officers::Roster(
+            r.split(',')
+                .map(|s| {
+                    Shift::parse(s).with_context(|| {
+                        format!("--roster: {s:?} is not a shift such as 12:00-14:00 or 12:00-")
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        None => {
+            let n = args.officers.unwrap_or(4);
+            if !(1..=1000).contains(&n) {
+                bail!("--officers: use 1 to 1000");
+            }
+            Officers::Count(n)
+        }
+    };
+    let mut sc = Scenario::hearing_day(4);
+    sc.policy = desk.policy.clone();
+    sc.schedule = desk.schedule.clone();
+    sc.days = args.days;
+    sc.seed = args.seed;
+    sc.arrivals = arrivals;
+    sc.calls = args.calls;
+    sc.call_length = call_length;
+    sc.officers = officers;
+    sc.patience = patience;
+    Ok(sc)
+}
+
+/// `sunwai simulate`.
+pub fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
+    let sc = scenario(&args)?;
+    let outcome = crate::sim::simulate(&sc)?;
+    let mut report = crate::sim::summarize(&sc, &outcome);
+    if args.recommend {
+        let target = crate::sim::Target::parse(&args.target).context("--target")?;
+        report.recommendation = Some(crate::sim::recommend(&sc, target, args.max_officers)?);
+    }
+    if let Some(path) = &args.chart {
+        let svg = crate::sim::chart::svg(&outcome, &report, sc.schedule.time_zone());
+        std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod desk;
 pub mod http;
+pub mod sim;
 pub mod store;
 
 use std::future::Future;

@@ -12,6 +12,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Config { what } => cli::config_cmd(what).await,
         Cmd::Records { what } => cli::records_cmd(what).await,
         Cmd::User { what } => cli::user_cmd(what).await,
+        Cmd::Simulate(args) => cli::simulate_cmd(args),
     }
 }
 

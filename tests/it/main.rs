@@ -8,3 +8,4 @@ mod hearing;
 mod helpers;
 mod hostile;
 mod pages;
+mod simulate;

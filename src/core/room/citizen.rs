@@ -62,9 +62,9 @@ impl Room {
             EntryState::InCall { .. } => self.end(id, EndedBy::Citizen, now, fx),
             EntryState::Offered { officer, .. } => {
                 self.withdraw_offer(officer, id, WithdrawReason::CitizenLeft, now, fx);
-                self.abandon(id, LeftBecause::Left, fx);
+                self.abandon(id, LeftBecause::Left, now, fx);
             }
-            EntryState::Waiting => self.abandon(id, LeftBecause::Left, fx),
+            EntryState::Waiting => self.abandon(id, LeftBecause::Left, now, fx),
         }
         Ok(())
     }
@@ -161,9 +161,17 @@ impl Room {
     }
 
     /// Removes an entry that leaves without a call.
-    pub(super) fn abandon(&mut self, id: EntryId, because: LeftBecause, fx: &mut Vec<Effect>) {
+    pub(super) fn abandon(
+        &mut self,
+        id: EntryId,
+        because: LeftBecause,
+        now: Timestamp,
+        fx: &mut Vec<Effect>,
+    ) {
         if let Some(e) = self.entries.remove(&id) {
             self.order.remove(&e.key);
+            self.estimator
+                .record_wait(now.duration_since(e.joined_at), true);
             self.stats.abandoned += 1;
             fx.push(Effect::Record(RecordNote::Abandoned { entry: id, because }));
             fx.push(Effect::Citizen(id, CitizenNote::Left { because }));

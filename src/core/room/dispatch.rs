@@ -75,9 +75,9 @@ impl Room {
                 EntryState::InCall { .. } => self.end(id, EndedBy::CitizenLost, now, fx),
                 EntryState::Offered { officer, .. } => {
                     self.withdraw_offer(officer, id, WithdrawReason::CitizenDisconnected, now, fx);
-                    self.abandon(id, LeftBecause::GraceExpired, fx);
+                    self.abandon(id, LeftBecause::GraceExpired, now, fx);
                 }
-                EntryState::Waiting => self.abandon(id, LeftBecause::GraceExpired, fx),
+                EntryState::Waiting => self.abandon(id, LeftBecause::GraceExpired, now, fx),
             }
         }
         let done: Vec<UserId> = self
@@ -141,7 +141,18 @@ impl Room {
                 expires_at,
             };
             let waited = now.duration_since(e.joined_at);
-            let name = self.officers[&officer].name.clone();
+            let o = self
+                .officers
+                .get_mut(&officer)
+                .expect("a free officer is on duty");
+            // Time spent ready with nobody to take is not part of the pause between calls
+            // that the estimator learns (wrap-up plus accepting): leave it out.
+            if let Some(ended) = o.last_call_ended.as_mut() {
+                if o.since > *ended {
+                    *ended += now.duration_since(o.since);
+                }
+            }
+            let name = o.name.clone();
             fx.push(Effect::Officer(
                 officer,
                 OfficerNote::Offer {

@@ -14,6 +14,9 @@ use jiff::{SignedDuration, Timestamp};
 const RECENT: usize = 30;
 /// How many calls' worth of weight the configured assumption keeps while data is scarce.
 const PRIOR_WEIGHT: i64 = 3;
+/// How many recent departures from the queue (answered or gave up) the give-up rate is
+/// measured over.
+const RECENT_WAITS: usize = 100;
 
 #[derive(Clone, Debug)]
 pub struct Estimator {
@@ -21,6 +24,12 @@ pub struct Estimator {
     assumed_gap: SignedDuration,
     calls: VecDeque<SignedDuration>,
     gaps: VecDeque<SignedDuration>,
+    /// Recent departures from the queue: how long each had waited, and whether they gave
+    /// up (rather than being answered).
+    waits: VecDeque<(SignedDuration, bool)>,
+    /// Sums over `waits`, kept as it changes: seconds waited, and how many gave up.
+    waited_secs: f64,
+    gave_up: u32,
 }
 
 fn push_bounded(q: &mut VecDeque<SignedDuration>, d: SignedDuration) {
@@ -56,7 +65,32 @@ impl Estimator {
             assumed_gap,
             calls: VecDeque::with_capacity(RECENT),
             gaps: VecDeque::with_capacity(RECENT),
+            waits: VecDeque::with_capacity(RECENT_WAITS),
+            waited_secs: 0.0,
+            gave_up: 0,
         }
+    }
+
+    /// A citizen left the queue after waiting `waited`: answered, or they gave up.
+    pub fn record_wait(&mut self, waited: SignedDuration, gave_up: bool) {
+        if self.waits.len() == RECENT_WAITS {
+            if let Some((w, g)) = self.waits.pop_front() {
+                self.waited_secs -= w.as_secs_f64();
+                self.gave_up -= u32::from(g);
+            }
+        }
+        let waited = waited.max(SignedDuration::ZERO);
+        self.waits.push_back((waited, gave_up));
+        self.waited_secs += waited.as_secs_f64();
+        self.gave_up += u32::from(gave_up);
+    }
+
+    /// How often waiting citizens give up, per second of waiting: recent departures who
+    /// gave up over the time all of them waited. While data is scarce the assumption is
+    /// that nobody gives up, worth a few calls' length of waiting.
+    pub fn give_up_rate(&self) -> f64 {
+        let prior = (PRIOR_WEIGHT as f64) * self.assumed_call.as_secs_f64();
+        f64::from(self.gave_up) / (self.waited_secs.max(0.0) + prior).max(1.0)
     }
 
     pub fn record_call(&mut self, talk: SignedDuration) {
@@ -109,12 +143,32 @@ impl Estimator {
             return;
         }
         let cycle = self.mean_call() + self.mean_gap();
-        out.reserve(n);
-        for _ in 0..n {
+        // The moments an officer is expected to take the next caller, in order: `turns[k]`
+        // is when the (k+1)-th caller from now is taken, in seconds from now.
+        let mut turns: Vec<f64> = Vec::with_capacity(n + 1);
+        let mut next_turn = || {
             // Invariant: the heap is non-empty (checked above, and every pop is pushed back).
             let Reverse(t) = free.pop().expect("heap of on-duty officers is non-empty");
-            out.push(t.duration_since(now).max(SignedDuration::ZERO));
             free.push(Reverse(t + cycle));
+            t.duration_since(now)
+                .max(SignedDuration::ZERO)
+                .as_secs_f64()
+        };
+        let rate = self.give_up_rate();
+        // How many of those ahead are expected to still be waiting when their turn comes:
+        // each counts with the chance that they have not given up by then.
+        let mut ahead = 0.0_f64;
+        out.reserve(n);
+        for _ in 0..n {
+            let k = ahead.floor() as usize;
+            while turns.len() < k + 2 {
+                turns.push(next_turn());
+            }
+            // Between two turns, in proportion to the part of a person ahead.
+            let frac = ahead - k as f64;
+            let wait = turns[k] + frac * (turns[k + 1] - turns[k]);
+            out.push(SignedDuration::from_millis((wait * 1000.0).round() as i64));
+            ahead += (-rate * wait).exp();
         }
     }
 }
@@ -168,6 +222,40 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, vec![SignedDuration::from_secs(90)]);
+    }
+
+    #[test]
+    fn people_likely_to_give_up_ahead_shorten_the_wait() {
+        let mut e = Estimator::new(mins(6), SignedDuration::ZERO);
+        assert_eq!(e.give_up_rate(), 0.0);
+        // 10 gave up and 30 were answered, 100 minutes of waiting in all, plus the
+        // assumption's 18 minutes with nobody giving up.
+        for _ in 0..10 {
+            e.record_wait(mins(4), true);
+        }
+        for _ in 0..30 {
+            e.record_wait(mins(2), false);
+        }
+        let rate = e.give_up_rate();
+        assert!((rate - 10.0 / (118.0 * 60.0)).abs() < 1e-12, "{rate}");
+        let mut out = vec![];
+        e.waits(t0(), [Availability::Now].into_iter(), 3, &mut out);
+        // The first is taken now and is surely there; the second comes after one call.
+        assert_eq!(out[..2], [mins(0), mins(6)]);
+        // The second may give up in those six minutes, so the third waits less than 12.
+        let stays = (-rate * 360.0).exp();
+        let expected = 360.0 + stays * 360.0;
+        assert!(
+            (out[2].as_secs_f64() - expected).abs() < 0.01,
+            "{:?}",
+            out[2]
+        );
+        assert!(out[2] < mins(10) && out[2] > mins(9));
+        // Only the last 100 departures count.
+        for _ in 0..100 {
+            e.record_wait(mins(2), false);
+        }
+        assert_eq!(e.give_up_rate(), 0.0);
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl Room {
         let key = e.key;
         let waited = now.duration_since(e.joined_at);
         self.order.remove(&key);
+        self.estimator.record_wait(waited, false);
         let o = self
             .officers
             .get_mut(&officer)

@@ -176,6 +176,31 @@ fn no_officer_means_no_estimate_then_an_offer_when_one_arrives() {
 }
 
 #[test]
+fn time_an_officer_sat_idle_is_not_learnt_as_a_pause_between_calls() {
+    let mut sim = Sim::new(Policy::default());
+    let o = on_duty(&mut sim, 1);
+    let c1 = sim.join(1);
+    sim.ok(Command::Accept {
+        officer: o,
+        entry: c1,
+    });
+    sim.advance(secs(6 * 60));
+    sim.ok(Command::EndCall { officer: o });
+    // Wrap-up (30 s), then ten idle minutes before anyone else comes.
+    sim.advance(secs(10 * 60 + 30));
+    let c2 = sim.join(2);
+    sim.advance(secs(5));
+    sim.ok(Command::Accept {
+        officer: o,
+        entry: c2,
+    });
+    let c3 = sim.join(3);
+    // Six minutes for c2's call, and a pause learnt as (3 × 15 s + 35 s) / 4 = 20 s, not
+    // ten minutes: seven whole minutes.
+    assert_eq!(sim.last_position(c3), Some((1, Some(secs(7 * 60)), true)));
+}
+
+#[test]
 fn positions_and_estimates_follow_the_queue() {
     let mut sim = Sim::new(Policy::default());
     let o = on_duty(&mut sim, 1);
