@@ -2,7 +2,10 @@
 //! directory, driven over real WebSockets by the signaling client and over real HTTP.
 
 mod api;
+mod audit;
 mod cli;
+mod demo;
 mod hearing;
 mod helpers;
 mod hostile;
+mod tls;
