@@ -8,4 +8,5 @@ mod demo;
 mod hearing;
 mod helpers;
 mod hostile;
+mod hostile_flood;
 mod tls;
