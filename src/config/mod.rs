@@ -116,6 +116,17 @@ impl Default for FileConfig {
     }
 }
 
+impl FileConfig {
+    /// The defaults overlaid with the TOML `text`, as `--config` would read it (without
+    /// the environment and flags). Not validated: call [`FileConfig::validate`].
+    pub fn from_toml(text: &str) -> Result<FileConfig, ConfigError> {
+        Figment::from(Toml::string(EXAMPLE))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+}
+
 fn toml_defaults() -> FileConfig {
     Figment::from(Toml::string(EXAMPLE))
         .extract()

@@ -5,6 +5,7 @@ mod api;
 mod audit;
 mod cli;
 mod demo;
+mod fuzz_corpus;
 mod hearing;
 mod helpers;
 mod hostile;
