@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, Overrides};
 use crate::core::ids::DeskId;
-use crate::store::{Filter, NewUser, Role, Status, Store};
+use crate::store::{AuditAction, AuditActor, Filter, NewAudit, NewUser, Role, Status, Store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -41,6 +41,12 @@ pub enum Cmd {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long)]
         listen: Option<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
+        /// Try it out: create the accounts demo-officer and demo-supervisor if missing
+        /// (their passwords are printed once). Only on a loopback address.
+        #[arg(long)]
+        demo: bool,
     },
     /// Configuration helpers.
     Config {
@@ -130,6 +136,17 @@ pub struct SimulateArgs {
     /// Most officers --recommend tries.
     #[arg(long, default_value_t = 40)]
     pub max_officers: u32,
+}
+
+/// Serving HTTPS/WSS directly.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// PEM certificate chain: serve HTTPS and WSS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,11 +239,50 @@ pub enum UserCmd {
 }
 
 pub fn load_config(common: &Common, listen: Option<String>) -> anyhow::Result<Config> {
+    load_serve_config(common, listen, &TlsArgs::default())
+}
+
+/// The configuration for `serve`, with its TLS flags.
+pub fn load_serve_config(
+    common: &Common,
+    listen: Option<String>,
+    tls: &TlsArgs,
+) -> anyhow::Result<Config> {
     let flags = Overrides {
         listen,
         data_dir: common.data_dir.clone(),
+        tls_cert: tls.tls_cert.clone(),
+        tls_key: tls.tls_key.clone(),
     };
     Ok(Config::load(common.config.as_deref(), &flags)?)
+}
+
+/// `serve --demo`: makes the demo accounts if missing and shows the new passwords, once.
+pub async fn demo_accounts(config: &Config) -> anyhow::Result<()> {
+    crate::demo::check_listen(config.listen)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = Store::open_sqlite(&config.data_dir).await?;
+    let created = crate::demo::ensure_accounts(&store, config).await;
+    store.close().await;
+    let created = created?;
+    if created.is_empty() {
+        println!(
+            "demo accounts {} and {} exist already (their passwords were shown when they were \
+             made; `sunwai user passwd NAME` sets a new one)",
+            crate::demo::DEMO_OFFICER,
+            crate::demo::DEMO_SUPERVISOR
+        );
+    }
+    for c in &created {
+        println!(
+            "demo {} account: {}  password: {}  (shown only this once)",
+            c.role.as_str(),
+            c.username,
+            c.password
+        );
+    }
+    Ok(())
 }
 
 async fn open_store(common: &Common) -> anyhow::Result<(Config, Store)> {
@@ -307,18 +363,37 @@ pub async fn records_cmd(what: RecordsCmd) -> anyhow::Result<()> {
         limit: u32::MAX,
         ..Filter::default()
     };
-    let n = match out {
+    let exported = match &out {
         Some(path) => {
-            let f = std::fs::File::create(&path)
+            let f = std::fs::File::create(path)
                 .with_context(|| format!("creating {}", path.display()))?;
             store
                 .export_csv(&filter, &tz, std::io::BufWriter::new(f))
-                .await?
+                .await
         }
-        None => store.export_csv(&filter, &tz, std::io::stdout()).await?,
+        None => store.export_csv(&filter, &tz, std::io::stdout()).await,
     };
-    eprintln!("{n} records exported");
+    // Audited whether or not it finished: a failed export may still have written rows.
+    let mut detail = serde_json::json!({
+        "via": "cli",
+        "filter": filter.audit_detail(),
+        "to": out.as_ref().map_or("stdout".to_owned(), |p| p.display().to_string()),
+    });
+    match &exported {
+        Ok(n) => detail["rows"] = (*n).into(),
+        Err(e) => detail["error"] = e.to_string().into(),
+    }
+    let entry = NewAudit::new(
+        jiff::Timestamp::now(),
+        AuditActor::cli_from_env(),
+        AuditAction::RecordExport,
+    )
+    .detail(detail);
+    let audited = store.audit(entry).await;
     store.close().await;
+    let n = exported?;
+    audited.context("writing the export's audit entry")?;
+    eprintln!("{n} records exported");
     Ok(())
 }
 

@@ -6,10 +6,12 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod demo;
 pub mod desk;
 pub mod http;
 pub mod sim;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 
@@ -33,10 +35,12 @@ pub async fn run(
 /// Like [`run`], with the clock given (tests start a server at a chosen wall time).
 pub async fn run_with_clock(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     clock: Clock,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Read the certificate before anything else, so that a bad file stops start-up at once.
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open_sqlite(&config.data_dir).await?;
     app::metrics_handle();
@@ -44,16 +48,39 @@ pub async fn run_with_clock(
     if store.list_users().await?.is_empty() {
         tracing::warn!("no staff accounts yet: add the first supervisor with `sunwai user add --role supervisor --name NAME`");
     }
+    if tls.is_some() && config.origins.is_empty() {
+        // The server's own origin is an https one now.
+        config.origins.push(format!("https://{local}"));
+        if local.ip().is_loopback() {
+            config
+                .origins
+                .push(format!("https://localhost:{}", local.port()));
+        }
+    }
     let app = App::start(config, store.clone(), clock, local).await;
     let router =
         http::router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let ready = app.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            ready.set_ready(false);
-        })
-        .await?;
+    let stop = async move {
+        shutdown.await;
+        ready.set_ready(false);
+    };
+    match tls {
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await?
+        }
+        Some(tls) => {
+            use axum::serve::ListenerExt as _;
+            // `tap_io` only so that axum hands handlers the peer's `SocketAddr`, as it does
+            // for a plain TCP listener.
+            let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await?
+        }
+    }
     store.close().await;
     Ok(())
 }

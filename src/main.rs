@@ -8,7 +8,12 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { common, listen } => serve(common, listen).await,
+        Cmd::Serve {
+            common,
+            listen,
+            tls,
+            demo,
+        } => serve(common, listen, tls, demo).await,
         Cmd::Config { what } => cli::config_cmd(what).await,
         Cmd::Records { what } => cli::records_cmd(what).await,
         Cmd::User { what } => cli::user_cmd(what).await,
@@ -16,8 +21,17 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(common: cli::Common, listen: Option<String>) -> anyhow::Result<()> {
-    let config = cli::load_config(&common, listen)?;
+async fn serve(
+    common: cli::Common,
+    listen: Option<String>,
+    tls: cli::TlsArgs,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let config = cli::load_serve_config(&common, listen, &tls)?;
+    if demo {
+        // Before anything listens: refuses a non-loopback address.
+        cli::demo_accounts(&config).await?;
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -25,8 +39,13 @@ async fn serve(common: cli::Common, listen: Option<String>) -> anyhow::Result<()
         .init();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(data_dir = %config.data_dir.display(), "sunwai listening on http://{addr}/");
-    println!("sunwai is running at http://{addr}/ (Ctrl-C to stop)");
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(data_dir = %config.data_dir.display(), "sunwai listening on {scheme}://{addr}/");
+    println!("sunwai is running at {scheme}://{addr}/ (Ctrl-C to stop)");
     sunwai::run(listener, config, shutdown_signal()).await
 }
 

@@ -61,6 +61,18 @@ pub fn new_secret_token() -> (String, [u8; 32]) {
     (token, hash)
 }
 
+/// A random password for a generated account (the demo's): 128 bits, 22 characters of
+/// base64url, shown to the operator once.
+///
+/// # Panics
+/// If the operating system cannot supply randomness, as [`new_secret_token`].
+pub fn random_password() -> String {
+    let mut bytes = [0u8; 16];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("operating system random number generator failed");
+    base64::prelude::BASE64_URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// SHA-256 of a token string as the client presents it. No salt is needed: tokens are
 /// random and long, unlike passwords.
 pub fn hash_token(token: &str) -> [u8; 32] {
@@ -107,6 +119,13 @@ mod tests {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(hash_token(&t1), h1);
         assert_eq!(hash_token(&t2), h2);
+    }
+
+    #[test]
+    fn random_passwords_are_long_and_distinct() {
+        let (a, b) = (random_password(), random_password());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 22);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use figment::Figment;
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
+mod cidr;
+pub use cidr::Cidr;
+
 use crate::core::ids::DeskId;
 use crate::core::room::{ClosePolicy, LateJoin, Policy};
 use crate::core::schedule::ScheduleSpec;
@@ -93,6 +96,13 @@ pub struct FileConfig {
     pub data_dir: PathBuf,
     pub log: String,
     pub origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (CIDR ranges).
+    pub trusted_proxies: Vec<String>,
+    /// PEM certificate chain and private key: serve HTTPS/WSS directly. Both or neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
     pub limits: Limits,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
@@ -103,6 +113,17 @@ impl Default for FileConfig {
     fn default() -> Self {
         // The example file is the single source of the defaults.
         toml_defaults()
+    }
+}
+
+impl FileConfig {
+    /// The defaults overlaid with the TOML `text`, as `--config` would read it (without
+    /// the environment and flags). Not validated: call [`FileConfig::validate`].
+    pub fn from_toml(text: &str) -> Result<FileConfig, ConfigError> {
+        Figment::from(Toml::string(EXAMPLE))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))
     }
 }
 
@@ -145,10 +166,21 @@ pub struct Config {
     /// Origins allowed to open the WebSocket, normalised (lowercase, no trailing '/').
     /// Empty: the server's own address (see `App::allowed_origins`).
     pub origins: Vec<String>,
+    /// Peers whose `X-Forwarded-For` header names the client (see `http::limits::client_ip`).
+    pub trusted_proxies: Vec<Cidr>,
+    /// Serve TLS directly with these files.
+    pub tls: Option<TlsFiles>,
     pub limits: Limits,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskConfig>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Values given on the command line; `None` leaves the lower layers alone.
@@ -158,6 +190,10 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -271,6 +307,22 @@ impl FileConfig {
             }
             origins.push(n);
         }
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|c| {
+                Cidr::parse(c).map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "tls_cert and tls_key: give both (or neither)".into(),
+                ))
+            }
+        };
         let l = &self.limits;
         for (name, v) in [
             (
@@ -347,6 +399,8 @@ impl FileConfig {
             data_dir: self.data_dir,
             log: self.log,
             origins,
+            trusted_proxies,
+            tls,
             limits: self.limits,
             categories: self.categories,
             stations: self.stations,
@@ -400,6 +454,11 @@ mod tests {
             ),
             (|c| c.desks.clear(), "desks"),
             (|c| c.categories[1].key = "theft".into(), "twice"),
+            (
+                |c| c.trusted_proxies = vec!["10.0.0.1/8".into()],
+                "trusted_proxies",
+            ),
+            (|c| c.tls_cert = Some("cert.pem".into()), "tls_key"),
         ];
         for (mutate, what) in cases {
             let mut c = FileConfig::default();
@@ -407,6 +466,15 @@ mod tests {
             let e = c.validate().unwrap_err().to_string();
             assert!(!e.is_empty(), "{what}");
         }
+        let c = FileConfig {
+            trusted_proxies: vec!["127.0.0.1/32".into(), "::1".into()],
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..FileConfig::default()
+        };
+        let c = c.validate().unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.tls.unwrap().key, PathBuf::from("key.pem"));
     }
 
     #[test]
@@ -422,7 +490,7 @@ mod tests {
         assert_eq!(c.listen.port(), 9001);
         let flags = Overrides {
             listen: Some("127.0.0.1:9002".into()),
-            data_dir: None,
+            ..Overrides::default()
         };
         let c = Config::load(Some(&path), &flags).unwrap();
         assert_eq!(c.listen.port(), 9002);

@@ -1,7 +1,7 @@
 //! The REST API: public desk information, written complaints, the citizen's status check,
 //! staff sign-in, and the records browser and export.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -20,11 +20,62 @@ use crate::auth;
 use crate::core::ids::{DeskId, EntryId};
 use crate::core::intake::Mobile;
 use crate::store::{
-    Actor, Channel, Complaint, Disposition, Filter, NewComplaint, Role, Status, User,
+    Actor, AuditAction, AuditActor, AuditEntry, AuditFilter, Channel, Complaint, Disposition,
+    Filter, NewAudit, NewComplaint, Role, Status, User,
 };
 
 /// How long a staff session lasts.
 const SESSION_LENGTH: SignedDuration = SignedDuration::from_hours(12);
+
+/// The client's address: the connection's peer, or what a trusted proxy says it is
+/// (see [`super::limits::client_ip`]).
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp
+where
+    App: axum::extract::FromRef<S>,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let app = <App as axum::extract::FromRef<S>>::from_ref(state);
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| ApiError::Internal("no peer address".into()))?;
+        Ok(ClientIp(super::limits::client_ip(
+            peer,
+            &parts.headers,
+            app.config(),
+        )))
+    }
+}
+
+/// Writes an audit entry; a request whose access cannot be audited fails rather than
+/// happening untraced.
+async fn audit(app: &App, entry: NewAudit) -> Result<(), ApiError> {
+    app.store()
+        .audit(entry)
+        .await
+        .map_err(|e| ApiError::Internal(format!("audit log: {e}")))
+}
+
+fn staff_actor(u: &User) -> AuditActor {
+    AuditActor::user(u.id, &u.username)
+}
+
+/// `; Secure` when browsers reach the server over HTTPS: TLS served here, or every
+/// configured public origin is https (behind a TLS-terminating proxy).
+fn cookie_secure(app: &App) -> &'static str {
+    let origins = app.origins();
+    let https = app.config().tls.is_some()
+        || (!origins.is_empty() && origins.iter().all(|o| o.starts_with("https://")));
+    if https {
+        "; Secure"
+    } else {
+        ""
+    }
+}
 
 #[derive(Serialize)]
 pub struct DeskOut {
@@ -78,12 +129,12 @@ pub struct CreatedOut {
 /// A written complaint (the path for when no hearing is open): becomes a record at once.
 pub async fn written_complaint(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Path(desk): Path<String>,
     Body(intake): Body<IntakeMsg>,
 ) -> Result<(StatusCode, Json<CreatedOut>), ApiError> {
     let desk = app.desk(&desk).cloned().ok_or(ApiError::NotFound)?;
-    app.limits().written_complaint(peer.ip())?;
+    app.limits().written_complaint(ip)?;
     let intake = intake_from_wire(&intake, app.category_keys())
         .map_err(|e| ApiError::BadRequest(e.to_string(), Some(e.field())))?;
     if intake.description.trim().is_empty() {
@@ -121,10 +172,10 @@ pub struct StatusQuery {
 /// with. A POST, so neither ends up in logs or browser history as part of a URL.
 pub async fn status_lookup(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Body(q): Body<StatusQuery>,
 ) -> Result<Response, ApiError> {
-    app.limits().status_lookup(peer.ip())?;
+    app.limits().status_lookup(ip)?;
     let mobile = Mobile::parse(&q.mobile)
         .map_err(|e| ApiError::BadRequest(e.to_string(), Some("mobile")))?;
     let reference = q.reference.trim().to_ascii_uppercase();
@@ -170,34 +221,68 @@ pub struct LoginOut {
     token: String,
 }
 
+/// A typed username as the audit log keeps it: at most 64 characters, no control
+/// characters.
+fn attempted_name(s: &str) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect()
+}
+
 pub async fn login(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Body(body): Body<LoginIn>,
 ) -> Result<Response, ApiError> {
     // Counted before the password is checked, so guessing is throttled whatever the outcome.
-    app.limits().login(peer.ip(), body.username.trim())?;
+    // Refused attempts are not audited: they cost nothing, and a flood of them must not
+    // become a flood of writes.
+    app.limits().login(ip, body.username.trim())?;
     let found = app.store().user_by_name(body.username.trim()).await?;
-    let ok = match &found {
+    let (ok, failure) = match &found {
         Some(u) if !u.user.disabled => {
             let phc = u.password_phc.clone();
             let password = body.password.clone();
             // Hashing takes tens of milliseconds of CPU: keep it off the async workers.
-            tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+            let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
                 .await
-                .unwrap_or(false)
+                .unwrap_or(false);
+            (ok, "wrong_password")
         }
-        _ => false,
+        Some(_) => (false, "account_disabled"),
+        None => (false, "unknown_account"),
     };
-    let Some(user) = found.filter(|_| ok).map(|u| u.user) else {
+    let now = app.clock().now();
+    let Some(user) = found.as_ref().filter(|_| ok).map(|u| u.user.clone()) else {
+        let actor = match &found {
+            Some(u) => staff_actor(&u.user),
+            None => AuditActor::Anonymous,
+        };
+        let entry = NewAudit::new(now, actor, AuditAction::SignInFailed)
+            .address(ip)
+            .detail(serde_json::json!({
+                "username": attempted_name(&body.username),
+                "reason": failure,
+            }));
+        if let Err(e) = app.store().audit(entry).await {
+            tracing::error!(error = %e, "could not audit a failed sign-in");
+        }
         return Err(ApiError::Unauthenticated);
     };
+    audit(
+        &app,
+        NewAudit::new(now, staff_actor(&user), AuditAction::SignIn).address(ip),
+    )
+    .await?;
     let (token, hash) = auth::new_secret_token();
-    let expires = app.clock().now() + SESSION_LENGTH;
+    let expires = now + SESSION_LENGTH;
     app.store().create_session(&hash, user.id, expires).await?;
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        SESSION_LENGTH.as_secs()
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        SESSION_LENGTH.as_secs(),
+        cookie_secure(&app)
     );
     let out = LoginOut {
         me: MeOut::from(&user),
@@ -206,13 +291,26 @@ pub async fn login(
     Ok(([(header::SET_COOKIE, cookie)], Json(out)).into_response())
 }
 
-pub async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(token) = bearer_or_cookie(&headers) {
-        app.store()
-            .delete_session(&auth::hash_token(&token))
-            .await?;
+        let hash = auth::hash_token(&token);
+        let now = app.clock().now();
+        if let Some(user) = app.store().session_user(&hash, now).await? {
+            let entry = NewAudit::new(now, staff_actor(&user), AuditAction::SignOut).address(ip);
+            if let Err(e) = app.store().audit(entry).await {
+                tracing::error!(error = %e, "could not audit a sign-out");
+            }
+        }
+        app.store().delete_session(&hash).await?;
     }
-    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let cookie = format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        cookie_secure(&app)
+    );
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 
@@ -300,15 +398,27 @@ fn filter(user: &User, q: RecordsQuery) -> Result<Filter, ApiError> {
 pub async fn records(
     State(app): State<App>,
     Staff(user): Staff,
+    ClientIp(ip): ClientIp,
     Params(q): Params<RecordsQuery>,
 ) -> Result<Json<Vec<Complaint>>, ApiError> {
     let f = filter(&user, q)?;
-    Ok(Json(app.store().list(&f).await?))
+    let found = app.store().list(&f).await?;
+    let detail = serde_json::json!({"filter": f.audit_detail(), "returned": found.len()});
+    let entry = NewAudit::new(
+        app.clock().now(),
+        staff_actor(&user),
+        AuditAction::RecordList,
+    )
+    .address(ip)
+    .detail(detail);
+    audit(&app, entry).await?;
+    Ok(Json(found))
 }
 
 pub async fn records_csv(
     State(app): State<App>,
     Staff(user): Staff,
+    ClientIp(ip): ClientIp,
     Params(q): Params<RecordsQuery>,
 ) -> Result<Response, ApiError> {
     if user.role != Role::Supervisor {
@@ -325,7 +435,16 @@ pub async fn records_csv(
             jiff::tz::TimeZone::get("Asia/Kolkata").unwrap_or(jiff::tz::TimeZone::UTC)
         });
     let mut buf = Vec::new();
-    app.store().export_csv(&f, &tz, &mut buf).await?;
+    let rows = app.store().export_csv(&f, &tz, &mut buf).await?;
+    let detail = serde_json::json!({"via": "rest", "filter": f.audit_detail(), "rows": rows});
+    let entry = NewAudit::new(
+        app.clock().now(),
+        staff_actor(&user),
+        AuditAction::RecordExport,
+    )
+    .address(ip)
+    .detail(detail);
+    audit(&app, entry).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -354,9 +473,80 @@ async fn visible_record(app: &App, user: &User, reference: &str) -> Result<Compl
 pub async fn record(
     State(app): State<App>,
     Staff(user): Staff,
+    ClientIp(ip): ClientIp,
     Path(reference): Path<String>,
 ) -> Result<Json<Complaint>, ApiError> {
-    Ok(Json(visible_record(&app, &user, &reference).await?))
+    let c = visible_record(&app, &user, &reference).await?;
+    let entry = NewAudit::new(
+        app.clock().now(),
+        staff_actor(&user),
+        AuditAction::RecordView,
+    )
+    .record(c.id, c.reference.as_str())
+    .address(ip);
+    audit(&app, entry).await?;
+    Ok(Json(c))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    since: Option<String>,
+    until: Option<String>,
+    actor: Option<String>,
+    record: Option<String>,
+    action: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// The audit log, newest first: supervisors only. Reading it is itself audited.
+pub async fn audit_log(
+    State(app): State<App>,
+    Staff(user): Staff,
+    ClientIp(ip): ClientIp,
+    Params(q): Params<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    if user.role != Role::Supervisor {
+        return Err(ApiError::Forbidden);
+    }
+    let bad = |m: &str, f: &'static str| ApiError::BadRequest(m.to_owned(), Some(f));
+    let time = |s: Option<String>, f: &'static str| -> Result<Option<Timestamp>, ApiError> {
+        s.filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<Timestamp>()
+                    .map_err(|_| bad("use an RFC 3339 time such as 2026-11-28T06:30:00Z", f))
+            })
+            .transpose()
+    };
+    let text = |s: Option<String>, f: &'static str| -> Result<Option<String>, ApiError> {
+        match s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+            Some(s) if s.chars().count() > 100 => Err(bad("at most 100 characters", f)),
+            other => Ok(other),
+        }
+    };
+    let f = AuditFilter {
+        since: time(q.since, "since")?,
+        until: time(q.until, "until")?,
+        actor: text(q.actor, "actor")?,
+        record: text(q.record, "record")?,
+        action: q
+            .action
+            .filter(|s| !s.is_empty())
+            .map(|s| AuditAction::parse(&s).ok_or(bad("unknown action", "action")))
+            .transpose()?,
+        limit: q.limit.unwrap_or(100).clamp(1, AuditFilter::MAX_LIMIT),
+        offset: q.offset.unwrap_or(0),
+    };
+    let entries = app.store().audit_log(&f).await?;
+    let entry = NewAudit::new(
+        app.clock().now(),
+        staff_actor(&user),
+        AuditAction::AuditView,
+    )
+    .address(ip)
+    .detail(serde_json::json!({"filter": f.audit_detail(), "returned": entries.len()}));
+    audit(&app, entry).await?;
+    Ok(Json(entries))
 }
 
 #[derive(Deserialize)]

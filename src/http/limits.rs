@@ -1,14 +1,16 @@
 //! Flood limits: per-address and per-account rate limits (GCRA, from `governor`), and the
 //! WebSocket Origin check. A refused request is told when to try again.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::Limits as LimitsConfig;
+use axum::http::HeaderMap;
+
+use crate::config::{Config, Limits as LimitsConfig};
 
 pub struct Limits {
     joins: DefaultKeyedRateLimiter<IpAddr>,
@@ -84,6 +86,46 @@ impl Limits {
     }
 }
 
+/// The client's address, for per-address limits and the audit log.
+///
+/// The connection's peer, unless the peer is one of the configured `trusted_proxies`: then
+/// `X-Forwarded-For` is read from its right end (the hop the proxy itself appended), and
+/// the first address that is not a trusted proxy is the client. Hops further left were
+/// written by the client or untrusted proxies and are never believed. A hop that does not
+/// parse ends the walk at the last trusted one, so garbage cannot choose an address.
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, config: &Config) -> IpAddr {
+    let peer = peer.ip().to_canonical();
+    let trusted = |ip: IpAddr| config.trusted_proxies.iter().any(|c| c.contains(ip));
+    if !trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else { break };
+        client = ip;
+        if !trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An address as proxies write it: `192.0.2.1`, `2001:db8::1`, or with a port
+/// (`192.0.2.1:4711`, `[2001:db8::1]:4711`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
 /// Whether a WebSocket upgrade's Origin header is acceptable. Clients without an Origin
 /// (not browsers: tools, tests) are allowed; a browser page from elsewhere is not.
 pub fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
@@ -111,6 +153,70 @@ mod tests {
         assert!(origin_allowed(Some("HTTPS://sunwai.example.in/"), &allowed));
         assert!(!origin_allowed(Some("https://evil.example"), &allowed));
         assert!(!origin_allowed(Some("null"), &allowed));
+    }
+
+    fn proxied(trusted: &[&str]) -> Config {
+        crate::config::FileConfig {
+            trusted_proxies: trusted.iter().map(|s| (*s).to_owned()).collect(),
+            ..crate::config::FileConfig::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn client_ip_believes_only_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let peer = |s: &str| SocketAddr::new(ip(s), 40000);
+        let none = proxied(&[]);
+        let lo = proxied(&["127.0.0.1/32", "10.0.0.0/8"]);
+        let h = xff(&["198.51.100.7"]);
+        // No trusted proxies: the header is ignored.
+        assert_eq!(client_ip(peer("127.0.0.1"), &h, &none), ip("127.0.0.1"));
+        // From a trusted proxy: its last hop.
+        assert_eq!(client_ip(peer("127.0.0.1"), &h, &lo), ip("198.51.100.7"));
+        assert_eq!(
+            client_ip(peer("::ffff:127.0.0.1"), &h, &lo),
+            ip("198.51.100.7")
+        );
+        // From anyone else: the header is the client's own word, ignored.
+        assert_eq!(client_ip(peer("203.0.113.5"), &h, &lo), ip("203.0.113.5"));
+        // A client's forged hops to the left of what the proxy appended are not believed.
+        let forged = xff(&["1.2.3.4, 10.1.1.1", "198.51.100.7"]);
+        assert_eq!(
+            client_ip(peer("127.0.0.1"), &forged, &lo),
+            ip("198.51.100.7")
+        );
+        // Trusted hops are skipped: proxy chains.
+        let chain = xff(&["198.51.100.7, 10.0.0.2"]);
+        assert_eq!(
+            client_ip(peer("127.0.0.1"), &chain, &lo),
+            ip("198.51.100.7")
+        );
+        // Ports and brackets.
+        let ported = xff(&["[2001:db8::9]:555"]);
+        assert_eq!(
+            client_ip(peer("127.0.0.1"), &ported, &lo),
+            ip("2001:db8::9")
+        );
+        // Garbage stops the walk at the last trusted hop; no header: the peer.
+        let junk = xff(&["198.51.100.7, not-an-ip"]);
+        assert_eq!(client_ip(peer("127.0.0.1"), &junk, &lo), ip("127.0.0.1"));
+        assert_eq!(
+            client_ip(peer("127.0.0.1"), &HeaderMap::new(), &lo),
+            ip("127.0.0.1")
+        );
+        // Every hop trusted: the leftmost.
+        let all = xff(&["10.0.0.3, 10.0.0.2"]);
+        assert_eq!(client_ip(peer("127.0.0.1"), &all, &lo), ip("10.0.0.3"));
     }
 
     #[test]

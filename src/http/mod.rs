@@ -46,6 +46,7 @@ pub fn router(app: App) -> Router {
         .route("/api/records/{reference}", get(api::record))
         .route("/api/records/{reference}/status", post(api::set_status))
         .merge(pages::router())
+        .route("/api/audit", get(api::audit_log))
         .with_state(app)
 }
 
@@ -85,7 +86,8 @@ async fn ws_upgrade(
         return ApiError::Forbidden.into_response();
     }
     let cookie = session_cookie(&headers);
+    let ip = limits::client_ip(peer, &headers, app.config());
     ws.max_message_size(WS_FRAME_LIMIT)
         .max_frame_size(WS_FRAME_LIMIT)
-        .on_upgrade(move |socket| ws::run(app, socket, cookie, peer.ip()))
+        .on_upgrade(move |socket| ws::run(app, socket, cookie, ip))
 }

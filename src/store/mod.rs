@@ -12,12 +12,17 @@
 //!   record's history is complete and never ahead of or behind the record.
 //! - A reference number is handed out at most once, allocated in the transaction that
 //!   inserts its complaint.
+//! - Every outcome save and status change writes its audit entry in the same
+//!   transaction: the change and its audit entry are committed together or not at all,
+//!   whichever path (REST, WebSocket, command line) asked for it.
+//! - The audit log is append-only: nothing here updates or deletes an entry.
 //! - An acknowledged write survives a crash or power loss (see [`Store::open_sqlite`]).
 //!
 //! The backend sits behind a private enum. SQL text is shared between backends (`sql`,
 //! `plan`); timestamps are INTEGER unix milliseconds and ids TEXT, so a PostgreSQL backend
 //! needs its own schema file and connection glue, not new queries.
 
+mod audit;
 mod error;
 mod export;
 pub mod model;
@@ -36,6 +41,7 @@ use std::path::Path;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+pub use audit::{AuditAction, AuditActor, AuditEntry, AuditFilter, NewAudit};
 pub use error::StoreError;
 pub use model::*;
 
@@ -93,6 +99,7 @@ impl Store {
     }
 
     /// Saves (replacing) the officer's outcome. A station forwards a received complaint.
+    /// Writes an [`AuditAction::OutcomeSave`] entry in the same transaction.
     pub async fn save_outcome(
         &self,
         id: EntryId,
@@ -106,7 +113,8 @@ impl Store {
     }
 
     /// Changes the workflow status; any status may follow any other (supervisors correct
-    /// mistakes), and each change is a history row with `note`.
+    /// mistakes), and each change is a history row with `note` and an
+    /// [`AuditAction::StatusChange`] entry, both in the change's transaction.
     pub async fn set_status(
         &self,
         id: EntryId,
@@ -187,6 +195,20 @@ impl Store {
     pub async fn open_entries(&self, desk: &DeskId) -> Result<Vec<Complaint>, StoreError> {
         match &self.backend {
             Backend::Sqlite(p) => done(sqlite::open_entries(p, desk).await),
+        }
+    }
+
+    /// Appends an entry to the audit log. `detail` must be a JSON object (`Invalid`).
+    pub async fn audit(&self, entry: NewAudit) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::audit::audit(p, entry).await),
+        }
+    }
+
+    /// Audit entries matching `filter`, newest first.
+    pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::audit::audit_log(p, filter).await),
         }
     }
 

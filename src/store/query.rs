@@ -4,7 +4,8 @@
 //! backend. Is not: execution (the backend binds [`Param`]s and runs the text). Only
 //! fixed fragments go into the text; everything a user typed travels as a parameter.
 
-use super::model::Filter;
+use super::audit::AuditFilter;
+use super::model::{Filter, Reference};
 use super::sql;
 use crate::core::ids::EntryId;
 use crate::core::intake::Mobile;
@@ -134,6 +135,52 @@ pub(super) fn filter_where(f: &Filter) -> (String, Vec<Param>) {
         format!(" WHERE {}", conds.join(" AND "))
     };
     (clause, params)
+}
+
+/// A newest-first page of the audit log matching `f`.
+pub(super) fn audit_query(f: &AuditFilter) -> (String, Vec<Param>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    let next = |p: Param, params: &mut Vec<Param>| {
+        params.push(p);
+        format!("${}", params.len())
+    };
+    if let Some(t) = f.since {
+        let n = next(Param::Int(t.as_millisecond()), &mut params);
+        conds.push(format!("at >= {n}"));
+    }
+    if let Some(t) = f.until {
+        let n = next(Param::Int(t.as_millisecond()), &mut params);
+        conds.push(format!("at < {n}"));
+    }
+    if let Some(a) = f.actor.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        // Usernames are stored lowercase; ids are lowercase UUIDs; kinds are lowercase.
+        let n = next(Param::Text(a.to_lowercase()), &mut params);
+        conds.push(format!(
+            "(actor_kind = {n} OR actor_id = {n} OR (actor_kind IN ('user', 'cli') AND actor_name = {n}))"
+        ));
+    }
+    if let Some(r) = f.record.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let by_ref = next(Param::Text(Reference::normalize(r)), &mut params);
+        let by_id = next(Param::Text(r.to_lowercase()), &mut params);
+        conds.push(format!("(reference = {by_ref} OR record_id = {by_id})"));
+    }
+    if let Some(a) = f.action {
+        let n = next(Param::Text(a.as_str().to_owned()), &mut params);
+        conds.push(format!("action = {n}"));
+    }
+    let clause = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    let l = next(Param::Int(f.effective_limit().into()), &mut params);
+    let o = next(Param::Int(f.offset.into()), &mut params);
+    let sql = format!(
+        "SELECT {} FROM audit_log{clause} ORDER BY at DESC, seq DESC LIMIT {l} OFFSET {o}",
+        sql::audit_columns!()
+    );
+    (sql, params)
 }
 
 /// Makes `%`, `_` and `\` in user text match themselves in a `LIKE … ESCAPE '\'` pattern.

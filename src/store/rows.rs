@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 use uuid::Uuid;
 
+use super::audit::*;
 use super::model::*;
 use super::StoreError;
 use crate::core::ids::{DeskId, EntryId, UserId};
@@ -131,6 +132,40 @@ macro_rules! user_from_row {
 }
 pub(super) use user_from_row;
 
+pub(super) struct RawAudit {
+    pub seq: i64,
+    pub at: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub record_id: Option<String>,
+    pub reference: Option<String>,
+    pub address: Option<String>,
+    pub detail: String,
+}
+
+/// Reads a [`RawAudit`] from a row selected with `audit_columns!()`.
+macro_rules! audit_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let r = $row;
+        $crate::store::rows::RawAudit {
+            seq: r.try_get("seq")?,
+            at: r.try_get("at")?,
+            actor_kind: r.try_get("actor_kind")?,
+            actor_id: r.try_get("actor_id")?,
+            actor_name: r.try_get("actor_name")?,
+            action: r.try_get("action")?,
+            record_id: r.try_get("record_id")?,
+            reference: r.try_get("reference")?,
+            address: r.try_get("address")?,
+            detail: r.try_get("detail")?,
+        }
+    }};
+}
+pub(super) use audit_from_row;
+
 fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value:?}", value = value.to_string()))
 }
@@ -241,6 +276,54 @@ impl RawUser {
             disabled: self.disabled,
             created_at: ts(self.created_at)?,
         })
+    }
+}
+
+impl RawAudit {
+    pub fn into_entry(self) -> Result<AuditEntry, StoreError> {
+        let actor = match self.actor_kind.as_str() {
+            "user" => AuditActor::User {
+                id: UserId(uuid(self.actor_id.as_deref().unwrap_or_default())?),
+                name: self.actor_name.unwrap_or_default(),
+            },
+            "cli" => AuditActor::Cli {
+                os_user: self.actor_name,
+            },
+            "citizen" => AuditActor::Citizen,
+            "system" => AuditActor::System,
+            "anonymous" => AuditActor::Anonymous,
+            other => return Err(corrupt("audit actor kind", other)),
+        };
+        let detail: serde_json::Value = serde_json::from_str(&self.detail)
+            .map_err(|_| corrupt("audit detail", &self.detail))?;
+        Ok(AuditEntry {
+            seq: self.seq,
+            at: ts(self.at)?,
+            actor,
+            action: parsed("audit action", &self.action, AuditAction::parse)?,
+            record: self
+                .record_id
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(EntryId),
+            reference: self.reference,
+            address: self.address,
+            detail,
+        })
+    }
+}
+
+/// The columns an audit actor is stored in: (kind, user id, name).
+pub(super) fn audit_actor_columns(
+    a: &AuditActor,
+) -> (&'static str, Option<String>, Option<String>) {
+    match a {
+        AuditActor::User { id, name } => ("user", Some(id.to_string()), Some(name.clone())),
+        AuditActor::Cli { os_user } => ("cli", None, os_user.clone()),
+        AuditActor::Citizen => ("citizen", None, None),
+        AuditActor::System => ("system", None, None),
+        AuditActor::Anonymous => ("anonymous", None, None),
     }
 }
 

@@ -114,3 +114,18 @@ pub(super) const SESSION_USER: &str = "\
     WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
 pub(super) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = $1";
 pub(super) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";
+
+pub(super) const USER_USERNAME: &str = "SELECT username FROM users WHERE id = $1";
+
+/// Columns of `audit_log` in the order [`super::rows::RawAudit`] reads them by name.
+macro_rules! audit_columns {
+    () => {
+        "seq, at, actor_kind, actor_id, actor_name, action, record_id, reference, address, detail"
+    };
+}
+pub(super) use audit_columns;
+
+pub(super) const INSERT_AUDIT: &str = "\
+    INSERT INTO audit_log \
+        (at, actor_kind, actor_id, actor_name, action, record_id, reference, address, detail) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";

@@ -6,10 +6,10 @@
 
 /// Defines a fieldless enum with stable snake_case string forms.
 macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         // JSON shows exactly the stored name.
         impl ::serde::Serialize for $name {
@@ -39,6 +39,7 @@ pub(super) use string_enum;
 
 #[cfg(test)]
 mod tests {
+    use crate::store::audit::AuditAction;
     use crate::store::model::*;
 
     fn round_trip<T: Copy + PartialEq + std::fmt::Debug + serde::Serialize>(
@@ -61,6 +62,7 @@ mod tests {
         round_trip(Status::ALL, Status::as_str, Status::parse);
         round_trip(Role::ALL, Role::as_str, Role::parse);
         round_trip(HistoryKind::ALL, HistoryKind::as_str, HistoryKind::parse);
+        round_trip(AuditAction::ALL, AuditAction::as_str, AuditAction::parse);
         assert_eq!(Status::UnderInvestigation.as_str(), "under_investigation");
     }
 }

@@ -2,10 +2,15 @@
 //! directory, driven over real WebSockets by the signaling client and over real HTTP.
 
 mod api;
+mod audit;
 mod browser;
 mod cli;
+mod demo;
+mod fuzz_corpus;
 mod hearing;
 mod helpers;
 mod hostile;
+mod hostile_flood;
 mod pages;
 mod simulate;
+mod tls;

@@ -7,6 +7,7 @@
 //! `BEGIN IMMEDIATE` (see [`write_tx`]); PostgreSQL would use a plain `BEGIN` and lock the
 //! record with `SELECT … FOR UPDATE` before a read-modify-write.
 
+pub(super) mod audit;
 pub(super) mod users;
 mod writes;
 

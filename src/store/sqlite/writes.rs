@@ -6,8 +6,9 @@
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
-use super::{load, write_tx};
+use super::{audit, load, write_tx};
 use crate::core::ids::EntryId;
+use crate::store::audit::{AuditAction, NewAudit};
 use crate::store::model::*;
 use crate::store::plan::{self, Lifecycle, NewHistory};
 use crate::store::query::By;
@@ -146,6 +147,16 @@ pub(in crate::store) async fn save_outcome(
     for row in &rows {
         insert_history(&mut tx, id, row).await?;
     }
+    let actor = audit::actor_of(&mut tx, by).await?;
+    let entry = NewAudit::new(at, actor, AuditAction::OutcomeSave)
+        .record(id, c.reference.as_str())
+        .detail(serde_json::json!({
+            "category": outcome.category,
+            "station": outcome.station,
+            "status_before": c.status.as_str(),
+            "status_after": status.as_str(),
+        }));
+    audit::insert(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -167,6 +178,15 @@ pub(in crate::store) async fn set_status(
         .execute(&mut *tx)
         .await?;
     insert_history(&mut tx, id, &plan::status_row(status, by, note, at)).await?;
+    let actor = audit::actor_of(&mut tx, by).await?;
+    let entry = NewAudit::new(at, actor, AuditAction::StatusChange)
+        .record(id, c.reference.as_str())
+        .detail(serde_json::json!({
+            "from": c.status.as_str(),
+            "to": status.as_str(),
+            "note": note,
+        }));
+    audit::insert(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(())
 }

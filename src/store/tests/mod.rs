@@ -4,6 +4,7 @@
 //! fresh, empty database, so a future PostgreSQL backend runs the very same suite: add a
 //! second `mod` to `conformance!` that opens a throwaway PostgreSQL database instead.
 
+mod audit;
 mod complaints;
 mod lifecycle;
 mod queries;
@@ -116,6 +117,8 @@ conformance!(
     users::users_create_list_and_conflict,
     users::disable_and_password,
     users::sessions_expire_and_die_with_disabled_user,
+    audit::audit_append_and_filter,
+    audit::outcome_and_status_changes_are_audited,
 );
 
 /// Durability across reopen: specific to a file-backed backend, so not in the suite. The
@@ -164,6 +167,31 @@ fn store_and_futures_are_send(s: &Store, f: &Filter) {
         at: Timestamp::UNIX_EPOCH,
     }));
     send(s.session_user(&[0; 32], Timestamp::UNIX_EPOCH));
+}
+
+/// The audit log's schema refuses updates and deletes, so even a script run against the
+/// database file cannot quietly rewrite it. SQLite-specific (a trigger).
+#[tokio::test]
+async fn sqlite_audit_log_is_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_sqlite(dir.path()).await.unwrap();
+    s.audit(NewAudit::new(
+        t("2026-03-10T05:00:00Z"),
+        AuditActor::System,
+        AuditAction::SignOut,
+    ))
+    .await
+    .unwrap();
+    let Backend::Sqlite(pool) = &s.backend;
+    for stmt in [
+        "UPDATE audit_log SET actor_name = 'someone else'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = sqlx::query(stmt).execute(pool).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{stmt}: {err}");
+    }
+    assert_eq!(s.audit_log(&AuditFilter::default()).await.unwrap().len(), 1);
+    s.close().await;
 }
 
 /// The durability settings `open_sqlite` promises are the ones every connection runs with.

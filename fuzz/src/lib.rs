@@ -1,0 +1,6 @@
+//! Fuzz targets of sunwai: see `bodies` and docs/security.md.
+#![forbid(unsafe_code)]
+
+mod bodies;
+
+pub use bodies::*;
