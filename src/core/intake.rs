@@ -146,11 +146,13 @@ pub struct RawIntake<'a> {
 
 /// Trims, collapses control characters away, and checks a free-text field's length.
 fn text(raw: &str, min: usize, max: usize, err: IntakeError) -> Result<String, IntakeError> {
-    let cleaned: String = raw
-        .trim()
+    // Control characters become spaces before trimming, so a field made only of them is
+    // empty, not one blank.
+    let spaced: String = raw
         .chars()
         .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
         .collect();
+    let cleaned = spaced.trim().to_owned();
     let n = cleaned.chars().count();
     if n < min || n > max {
         return Err(err);
@@ -293,6 +295,15 @@ mod tests {
         for (r, field) in cases {
             assert_eq!(Intake::parse(&r, &cats()).unwrap_err().field(), field);
         }
+    }
+
+    #[test]
+    fn a_name_of_control_characters_is_empty() {
+        let r = RawIntake {
+            name: "\u{7}\t\u{1b}",
+            ..raw()
+        };
+        assert_eq!(Intake::parse(&r, &cats()).unwrap_err(), IntakeError::Name);
     }
 
     #[test]

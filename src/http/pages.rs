@@ -25,11 +25,23 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' da
 
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/", get(|h: HeaderMap| async move { file("index.html", &h) }))
+        .route(
+            "/",
+            get(|h: HeaderMap| async move { file("index.html", &h) }),
+        )
         .route("/d/{desk}", get(desk_page))
-        .route("/status", get(|h: HeaderMap| async move { file("status.html", &h) }))
-        .route("/officer", get(|h: HeaderMap| async move { file("officer.html", &h) }))
-        .route("/supervisor", get(|h: HeaderMap| async move { file("supervisor.html", &h) }))
+        .route(
+            "/status",
+            get(|h: HeaderMap| async move { file("status.html", &h) }),
+        )
+        .route(
+            "/officer",
+            get(|h: HeaderMap| async move { file("officer.html", &h) }),
+        )
+        .route(
+            "/supervisor",
+            get(|h: HeaderMap| async move { file("supervisor.html", &h) }),
+        )
         .route("/assets/{*path}", get(asset))
 }
 
@@ -48,7 +60,9 @@ async fn asset(Path(path): Path<String>, h: HeaderMap) -> Response {
     let plain = !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
-        && path.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if !plain {
         return not_found();
     }
@@ -97,7 +111,10 @@ fn file(path: &str, req: &HeaderMap) -> Response {
     let hash = f.metadata.sha256_hash();
     let etag = format!(
         "\"{}\"",
-        hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>()
+        hash[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     let fresh = req
         .get_all(header::IF_NONE_MATCH)

@@ -7,7 +7,11 @@ const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; media-src 'se
 
 fn secure(r: &HttpResponse, what: &str) {
     assert_eq!(r.header("content-security-policy"), Some(CSP), "{what}");
-    assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{what}");
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{what}");
 }
 
@@ -23,9 +27,16 @@ async fn pages_and_assets_are_served_with_strict_headers() {
     ] {
         let r = app.http("GET", path, &[], None).await;
         assert_eq!(r.status, 200, "{path}");
-        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
         assert!(r.body.contains(needle), "{path}");
-        assert!(!r.body.contains("<script>") && !r.body.contains("style="), "{path}: nothing inline");
+        assert!(
+            !r.body.contains("<script>") && !r.body.contains("style="),
+            "{path}: nothing inline"
+        );
         assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
         secure(&r, path);
     }
@@ -41,7 +52,9 @@ async fn pages_and_assets_are_served_with_strict_headers() {
         secure(&r, path);
         // Revalidation: the same ETag gives a 304 without a body.
         let etag = r.header("etag").expect("an etag").to_owned();
-        let again = app.http("GET", path, &[("if-none-match", &etag)], None).await;
+        let again = app
+            .http("GET", path, &[("if-none-match", &etag)], None)
+            .await;
         assert_eq!(again.status, 304, "{path}");
         assert!(again.body.is_empty());
         secure(&again, path);
@@ -57,7 +70,10 @@ async fn pages_and_assets_are_served_with_strict_headers() {
             k
         }
     };
-    assert_eq!(keys("/assets/i18n/hi.json").await, keys("/assets/i18n/en.json").await);
+    assert_eq!(
+        keys("/assets/i18n/hi.json").await,
+        keys("/assets/i18n/en.json").await
+    );
 
     // An unknown desk's link still gets the page (it explains), with a 404.
     let r = app.http("GET", "/d/no-such-desk", &[], None).await;
