@@ -3,6 +3,7 @@
 
 mod api;
 mod audit;
+mod authz;
 mod browser;
 mod cli;
 mod demo;
