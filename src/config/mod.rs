@@ -87,6 +87,8 @@ pub struct Limits {
     pub status_lookups_per_minute_per_address: u32,
     pub written_complaints_per_hour_per_address: u32,
     pub messages_per_second: u32,
+    pub hello_timeout_secs: u32,
+    pub idle_timeout_secs: u32,
 }
 
 /// The configuration as written (file, environment, flags), before validation.
@@ -346,6 +348,8 @@ impl FileConfig {
                 l.written_complaints_per_hour_per_address,
             ),
             ("messages_per_second", l.messages_per_second),
+            ("hello_timeout_secs", l.hello_timeout_secs),
+            ("idle_timeout_secs", l.idle_timeout_secs),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!(

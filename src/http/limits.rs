@@ -228,6 +228,8 @@ mod tests {
             status_lookups_per_minute_per_address: 1,
             written_complaints_per_hour_per_address: 1,
             messages_per_second: 1,
+            hello_timeout_secs: 10,
+            idle_timeout_secs: 75,
         };
         let l = Limits::new(&c);
         let a: IpAddr = "192.0.2.1".parse().unwrap();

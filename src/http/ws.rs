@@ -21,12 +21,6 @@ use crate::app::App;
 use crate::desk::{ConnId, DeskHandle, Inbox, Outbound, Outbox};
 use crate::store::{Role, User};
 
-/// A connection must say hello within this time.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection that sends nothing (not even a pong) for this long is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
-/// The server pings this often, so that idle-but-alive clients answer.
-const PING_EVERY: Duration = Duration::from_secs(25);
 /// Refused (over-rate) messages after which a connection is closed as abusive.
 const ABUSE_AFTER: u32 = 500;
 
@@ -81,12 +75,15 @@ pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>, ip
 impl Conn {
     async fn serve(&mut self, socket: WebSocket, mut inbox: Inbox) {
         let (mut sink, mut stream) = socket.split();
-        let hello_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
+        let limits = &self.app.config().limits;
+        let hello_timeout = Duration::from_secs(u64::from(limits.hello_timeout_secs));
+        let idle_timeout = Duration::from_secs(u64::from(limits.idle_timeout_secs));
+        let hello_by = tokio::time::Instant::now() + hello_timeout;
         let mut last_heard = tokio::time::Instant::now();
-        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut ping = tokio::time::interval(idle_timeout / 3);
         ping.tick().await;
         loop {
-            let idle_at = last_heard + IDLE_TIMEOUT;
+            let idle_at = last_heard + idle_timeout;
             tokio::select! {
                 frame = stream.next() => {
                     let Some(Ok(frame)) = frame else { return };

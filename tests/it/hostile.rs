@@ -295,3 +295,47 @@ async fn a_page_from_another_site_cannot_open_the_websocket() {
     ok.hello(None, None).await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn silent_and_dead_connections_are_closed() {
+    let app = spawn_app_with(|c| {
+        c.limits.hello_timeout_secs = 1;
+        c.limits.idle_timeout_secs = 2;
+    })
+    .await;
+    // No hello: closed with the hello-timeout code.
+    let mut mute = Client::connect(&app.ws_url()).await.unwrap();
+    match mute.recv_timeout(WAIT).await {
+        Err(ClientError::Closed { code, .. }) => {
+            assert_eq!(code, sunwai_signaling::close_code::HELLO_TIMEOUT)
+        }
+        other => panic!("{other:?}"),
+    }
+    // A client that said hello but stops answering (not even pongs) is closed as idle,
+    // and a waiting citizen keeps their place for the grace period.
+    let mut dead = app.citizen().await;
+    let j = join(&mut dead, "Dead line").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let end = dead.recv_until(|_| false, WAIT).await;
+    match end {
+        Err(ClientError::Closed { code, .. }) => {
+            assert_eq!(code, sunwai_signaling::close_code::IDLE_TIMEOUT)
+        }
+        // The client's own pending pong may hit the closed socket before the close frame is read.
+        Err(ClientError::Ws(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut back = Client::connect(&app.ws_url()).await.unwrap();
+    let w = back.hello(None, Some(&j.ticket)).await.unwrap();
+    assert_eq!(w.resumed.map(|r| r.state), Some("waiting".to_owned()));
+    // A live client (which answers pings) stays connected past the idle timeout.
+    let mut live = app.citizen().await;
+    for _ in 0..6 {
+        let _ = live.recv_timeout(Duration::from_millis(500)).await;
+    }
+    assert!(matches!(
+        live.request(|id| ClientMsg::Ping { id }).await.unwrap(),
+        ServerMsg::Pong { .. }
+    ));
+    app.stop().await;
+}
