@@ -275,22 +275,9 @@ async fn two_officers_and_five_citizens_through_a_window() {
     .await
     .unwrap();
     let mut late = app.citizen().await;
-    match late
-        .request(|id| ClientMsg::Join {
-            id,
-            desk: DESK.into(),
-            intake: intake("Late"),
-        })
-        .await
-        .unwrap()
-    {
-        ServerMsg::Error {
-            code: ErrorCode::WindowClosed,
-            message,
-            ..
-        } => assert!(message.contains("next one opens"), "{message}"),
-        other => panic!("{other:?}"),
-    }
+    let (code, message) = join_refused(&mut late, "Late").await;
+    assert_eq!(code, ErrorCode::WindowClosed);
+    assert!(message.contains("next one opens"), "{message}");
     // The call in progress goes on and ends normally.
     end(&mut a, joined[3].entry).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

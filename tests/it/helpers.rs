@@ -201,6 +201,22 @@ pub async fn join(c: &mut Client, name: &str) -> Joined {
     }
 }
 
+/// Tries to join and expects a refusal; returns its code and message.
+pub async fn join_refused(c: &mut Client, name: &str) -> (sunwai_signaling::ErrorCode, String) {
+    let reply = c
+        .request(|id| ClientMsg::Join {
+            id,
+            desk: DESK.into(),
+            intake: intake(name),
+        })
+        .await
+        .unwrap();
+    match reply {
+        ServerMsg::Error { code, message, .. } => (code, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
 /// Waits for the first message matching `pred`, keeping others for later.
 pub async fn expect(c: &mut Client, what: &str, pred: impl FnMut(&ServerMsg) -> bool) -> ServerMsg {
     match c.recv_until(pred, WAIT).await {

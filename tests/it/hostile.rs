@@ -210,39 +210,13 @@ async fn floods_are_refused_with_a_time_to_come_back() {
     }
     // A full queue says when to come back.
     let mut c = app.citizen().await;
-    match c
-        .request(|id| ClientMsg::Join {
-            id,
-            desk: DESK.into(),
-            intake: intake("Third"),
-        })
-        .await
-        .unwrap()
-    {
-        ServerMsg::Error {
-            code: ErrorCode::QueueFull,
-            message,
-            ..
-        } => assert!(message.contains("try again at 12:15"), "{message}"),
-        other => panic!("{other:?}"),
-    }
+    let (code, message) = join_refused(&mut c, "Third").await;
+    assert_eq!(code, ErrorCode::QueueFull);
+    assert!(message.contains("try again at 12:15"), "{message}");
     // And so does the fourth join from the same address within the minute.
-    match c
-        .request(|id| ClientMsg::Join {
-            id,
-            desk: DESK.into(),
-            intake: intake("Fourth"),
-        })
-        .await
-        .unwrap()
-    {
-        ServerMsg::Error {
-            code: ErrorCode::RateLimited,
-            message,
-            ..
-        } => assert!(message.contains("try again at"), "{message}"),
-        other => panic!("{other:?}"),
-    }
+    let (code, message) = join_refused(&mut c, "Fourth").await;
+    assert_eq!(code, ErrorCode::RateLimited);
+    assert!(message.contains("try again at"), "{message}");
     // Sign-in attempts per account, whether the password is right or wrong.
     let ct = [("content-type", "application/json")];
     let wrong = r#"{"username":"officer2","password":"guess"}"#;
