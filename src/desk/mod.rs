@@ -22,7 +22,7 @@ use crate::core::ids::{DeskId, EntryId, UserId};
 use crate::core::room::{
     CallNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError,
 };
-use crate::core::schedule::{Schedule, WindowStatus};
+use crate::core::schedule::{Schedule, Window, WindowStatus};
 
 pub use clock::Clock;
 pub use outbox::{ConnId, DeskView, EntryInfo, Inbox, Outbound, Outbox, OUTBOX_CAPACITY};
@@ -37,6 +37,8 @@ const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_millis(500
 #[derive(Clone, Debug)]
 pub struct DeskStatus {
     pub window: WindowStatus,
+    /// While a window is open, the one after it (so people can be told both).
+    pub next_window: Option<Window>,
     pub waiting: u32,
     pub in_call: u32,
     pub officers_on_duty: u32,
@@ -236,8 +238,10 @@ struct Actor {
 pub fn spawn_desk(cfg: &DeskConfig, clock: Clock, records: mpsc::Sender<RecordJob>) -> DeskHandle {
     let room = Room::new(cfg.policy.clone(), Schedule::new(cfg.schedule.clone()));
     let now = clock.now();
+    let (window, next_window) = window_and_next(room.schedule(), now);
     let status0 = DeskStatus {
-        window: room.schedule().status(now),
+        window,
+        next_window,
         waiting: 0,
         in_call: 0,
         officers_on_duty: 0,
@@ -546,8 +550,10 @@ impl Actor {
 
     fn publish_status(&mut self, now: Timestamp) {
         let (waiting, in_call, officers_on_duty, calls_today) = self.room.counts();
+        let (window, next_window) = window_and_next(self.room.schedule(), now);
         let status = DeskStatus {
-            window: self.room.schedule().status(now),
+            window,
+            next_window,
             waiting,
             in_call,
             officers_on_duty,
@@ -559,6 +565,16 @@ impl Actor {
         metrics::gauge!("sunwai_calls_today", "desk" => desk).set(calls_today);
         self.status.send_replace(status);
     }
+}
+
+/// The window status at `now` and, while one is open, the window after it.
+fn window_and_next(schedule: &Schedule, now: Timestamp) -> (WindowStatus, Option<Window>) {
+    let status = schedule.status(now);
+    let next = match status {
+        WindowStatus::Open(w) => schedule.next_window_after(w.closes_at),
+        WindowStatus::Closed { .. } => None,
+    };
+    (status, next)
 }
 
 fn officer_note_entry(note: &OfficerNote) -> Option<EntryId> {

@@ -97,7 +97,7 @@ pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
                     id: d.id.to_string(),
                     name: d.name.clone(),
                     time_zone: d.time_zone.iana_name().unwrap_or("UTC").to_owned(),
-                    window: translate::window_info(&s.window),
+                    window: translate::desk_window_info(&s),
                     waiting: s.waiting,
                     officers_on_duty: s.officers_on_duty,
                 }

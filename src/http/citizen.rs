@@ -249,11 +249,11 @@ impl Conn {
 
     pub fn citizen_note(&mut self, note: CitizenNote, now: Timestamp) {
         let Some(c) = &self.citizen else { return };
-        let window = c.desk.status().window;
+        let window = translate::desk_window_info(&c.desk.status());
         let cx = translate::CitizenCtx {
             entry: c.entry,
             reference: &c.reference,
-            window: &window,
+            window,
         };
         let finished = matches!(
             note,

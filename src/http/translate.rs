@@ -44,6 +44,16 @@ pub fn window_info(s: &WindowStatus) -> wire::WindowInfo {
     }
 }
 
+/// A desk's window as people see it: the current one and, while it is open, the next.
+pub fn desk_window_info(s: &crate::desk::DeskStatus) -> wire::WindowInfo {
+    let mut info = window_info(&s.window);
+    if let Some(next) = s.next_window.filter(|_| info.open) {
+        info.next_opens_at = Some(ts(next.opens_at));
+        info.next_closes_at = Some(ts(next.closes_at));
+    }
+    info
+}
+
 pub fn duty(s: DutyState) -> wire::DutyState {
     match s {
         DutyState::Off => wire::DutyState::Off,
@@ -100,7 +110,7 @@ pub fn desk_error(re: Option<u64>, e: &DeskError, tz: &jiff::tz::TimeZone) -> wi
 pub struct CitizenCtx<'a> {
     pub entry: EntryId,
     pub reference: &'a str,
-    pub window: &'a WindowStatus,
+    pub window: wire::WindowInfo,
 }
 
 pub fn citizen_note(note: CitizenNote, cx: &CitizenCtx<'_>, now: Timestamp) -> wire::ServerMsg {
@@ -120,7 +130,7 @@ pub fn citizen_note(note: CitizenNote, cx: &CitizenCtx<'_>, now: Timestamp) -> w
             estimate_secs: estimate.map(|d| d.as_secs().max(0) as u64),
             reachable_today,
             officers_on_duty,
-            window: window_info(cx.window),
+            window: cx.window.clone(),
         },
         CitizenNote::YouAreNext => S::YouAreNext {},
         CitizenNote::CallStarted { officer_name } => S::CallStarted {

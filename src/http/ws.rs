@@ -262,7 +262,7 @@ impl Conn {
             .map(|d| wire::DeskInfo {
                 id: d.id.to_string(),
                 name: d.name.clone(),
-                window: translate::window_info(&d.status().window),
+                window: translate::desk_window_info(&d.status()),
             })
             .collect();
         let welcome = wire::Welcome {

@@ -69,7 +69,9 @@ describe('sunwai in a browser', () => {
     await expectText(citizen, '#position', '1');
     await expectText(citizen, '#estimate', hi['citizen.waiting.no_officer']);
     const reference = await expectText(citizen, '#waiting-ref', /^PRY-2026-\d+$/);
-    await expectText(citizen, '#waiting-window', '12:00 – 14:00');
+    // Today's window and the next one.
+    await expectText(citizen, '#waiting-window', /^12:00 – 14:00 · /);
+    await expectText(citizen, '#waiting-window', new RegExp(hi['citizen.waiting.next_window'].split('{when}')[0].trim()));
     await checkA11y(citizen, 'the waiting room');
 
     // The supervisor watches and broadcasts; the citizen sees the message.

@@ -163,6 +163,8 @@ async fn health_readiness_metrics_and_desks() {
     let v = json(&d);
     assert_eq!(v[0]["id"], "ssp-prayagraj");
     assert_eq!(v[0]["window"]["open"], true);
+    // While today's window is open, people are told the next one too.
+    assert_eq!(v[0]["window"]["next_opens_at"], "2026-11-29T06:30:00Z");
     assert_eq!(v[0]["waiting"], 1);
     let cat = json(&app.http("GET", "/api/catalog", &[], None).await);
     assert!(cat["stations"]

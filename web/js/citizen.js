@@ -415,8 +415,9 @@ function render() {
       reach.hidden = !q || q.reachable_today || q.estimate_secs == null;
       reach.textContent = t('citizen.waiting.not_today');
       const w = (q && q.window) || (desk && desk.window);
-      $('#waiting-window').textContent = w ? (w.open ? fmtWindow(w.opens_at, w.closes_at, tz(), false)
-        : (w.next_opens_at ? t('citizen.waiting.next_window', { when: fmtWindow(w.next_opens_at, w.next_closes_at, tz()) }) : t('citizen.closed.none'))) : '';
+      const next = w && w.next_opens_at ? t('citizen.waiting.next_window', { when: fmtWindow(w.next_opens_at, w.next_closes_at, tz()) }) : '';
+      $('#waiting-window').textContent = w ? (w.open ? [fmtWindow(w.opens_at, w.closes_at, tz(), false), next].filter(Boolean).join(' · ')
+        : (next || t('citizen.closed.none'))) : '';
       $('#officers').textContent = q ? String(q.officers_on_duty) : '–';
       $('#waiting-ref').textContent = S.reference || '';
       const alert = $('#next-alert');
