@@ -37,6 +37,16 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
     Ok(hash.to_string())
 }
 
+/// A hash of a random password nobody knows, to verify against when there is no account,
+/// so that sign-in takes as long whether or not the account exists.
+pub fn decoy_phc() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let (secret, _) = new_secret_token();
+        hash_password(&secret).unwrap_or_default()
+    })
+}
+
 /// Whether `password` matches the PHC string `phc`. The parameters come from `phc`, so
 /// hashes made with older settings keep working. argon2 compares the digests in constant
 /// time. A malformed `phc` is simply a mismatch.
@@ -82,6 +92,14 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decoy_hash_matches_no_password() {
+        let d = decoy_phc();
+        assert!(d.starts_with("$argon2id$"));
+        assert!(!verify_password("", d) && !verify_password("correct horse battery", d));
+        assert_eq!(d, decoy_phc(), "made once");
+    }
 
     #[test]
     fn password_round_trip_and_wrong_password() {

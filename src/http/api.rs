@@ -241,16 +241,23 @@ pub async fn login(
     // become a flood of writes.
     app.limits().login(ip, body.username.trim())?;
     let found = app.store().user_by_name(body.username.trim()).await?;
+    // The password is checked against a hash whatever the account's state, so an unknown
+    // or disabled account answers as slowly as a wrong password and its existence does not
+    // show in the timing.
+    let usable = found.as_ref().filter(|u| !u.user.disabled);
+    let phc = usable.map(|u| u.password_phc.clone());
+    let password = body.password.clone();
+    // Hashing takes tens of milliseconds of CPU: keep it off the async workers.
+    let verified = tokio::task::spawn_blocking(move || {
+        auth::verify_password(
+            &password,
+            phc.as_deref().unwrap_or_else(|| auth::decoy_phc()),
+        )
+    })
+    .await
+    .unwrap_or(false);
     let (ok, failure) = match &found {
-        Some(u) if !u.user.disabled => {
-            let phc = u.password_phc.clone();
-            let password = body.password.clone();
-            // Hashing takes tens of milliseconds of CPU: keep it off the async workers.
-            let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
-                .await
-                .unwrap_or(false);
-            (ok, "wrong_password")
-        }
+        Some(u) if !u.user.disabled => (verified, "wrong_password"),
         Some(_) => (false, "account_disabled"),
         None => (false, "unknown_account"),
     };
