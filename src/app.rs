@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::core::ids::DeskId;
 use crate::desk::{spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle};
 use crate::http::limits::Limits;
+use crate::sfu::{MediaConfig, Sfu};
 use crate::store::Store;
 use std::net::SocketAddr;
 
@@ -30,6 +31,7 @@ struct Inner {
     category_keys: Vec<String>,
     limits: Limits,
     origins: Vec<String>,
+    media: Option<Sfu>,
 }
 
 /// The process-wide Prometheus recorder. `metrics` has one global recorder, so several
@@ -56,12 +58,44 @@ pub fn metrics_handle() -> PrometheusHandle {
 impl App {
     /// Opens the store and starts the desks. The record writer runs until the last desk
     /// handle is dropped.
-    pub async fn start(config: Config, store: Store, clock: Clock, local: SocketAddr) -> App {
+    pub async fn start(
+        config: Config,
+        store: Store,
+        clock: Clock,
+        local: SocketAddr,
+    ) -> anyhow::Result<App> {
+        let m = &config.media;
+        let media = if m.enabled {
+            let sfu = Sfu::start(&MediaConfig {
+                bind: m.bind,
+                base_port: m.base_port,
+                workers: m.workers,
+                announce: m.announce,
+                allowed_networks: m.allowed_networks.clone(),
+            })
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "could not open the media ports ({}:{} and up): {e}",
+                    m.bind,
+                    m.base_port
+                )
+            })?;
+            let ports: Vec<String> = sfu.addrs().iter().map(|a| a.to_string()).collect();
+            tracing::info!(sockets = %ports.join(" "), "media workers listening (UDP)");
+            Some(sfu)
+        } else {
+            None
+        };
         let (records, _writer) = spawn_record_writer(store.clone());
         let desks = config
             .desks
             .iter()
-            .map(|d| (d.id.clone(), spawn_desk(d, clock, records.clone())))
+            .map(|d| {
+                (
+                    d.id.clone(),
+                    spawn_desk(d, clock, records.clone(), media.clone()),
+                )
+            })
             .collect();
         let category_keys = config.category_keys();
         let limits = Limits::new(&config.limits);
@@ -85,6 +119,7 @@ impl App {
                 category_keys,
                 limits,
                 origins,
+                media,
             }),
         };
         // Keep the rate limiters' maps small; stops when the server is dropped.
@@ -99,7 +134,12 @@ impl App {
                 }
             }
         });
-        app
+        Ok(app)
+    }
+
+    /// The SFU, unless media is turned off.
+    pub fn media(&self) -> Option<&Sfu> {
+        self.inner.media.as_ref()
     }
 
     pub fn limits(&self) -> &Limits {

@@ -66,6 +66,9 @@ pub enum Cmd {
     /// Simulate hearing days with the server's own waiting room: waits, abandonment,
     /// how accurate the estimates are, and how many officers a target needs.
     Simulate(SimulateArgs),
+    /// Real calls through a running server's SFU, with loss, jitter and connect times:
+    /// officer accounts PREFIX1..PREFIXn must exist (`user add`).
+    Loadtest(crate::loadtest::LoadtestArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

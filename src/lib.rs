@@ -9,6 +9,8 @@ pub mod core;
 pub mod demo;
 pub mod desk;
 pub mod http;
+pub mod loadtest;
+pub mod sfu;
 pub mod sim;
 pub mod store;
 pub mod tls;
@@ -57,7 +59,7 @@ pub async fn run_with_clock(
                 .push(format!("https://localhost:{}", local.port()));
         }
     }
-    let app = App::start(config, store.clone(), clock, local).await;
+    let app = App::start(config, store.clone(), clock, local).await?;
     let router =
         http::router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let ready = app.clone();

@@ -18,6 +18,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Records { what } => cli::records_cmd(what).await,
         Cmd::User { what } => cli::user_cmd(what).await,
         Cmd::Simulate(args) => cli::simulate_cmd(args),
+        Cmd::Loadtest(args) => loadtest(args).await,
     }
 }
 
@@ -70,4 +71,15 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+async fn loadtest(args: sunwai::loadtest::LoadtestArgs) -> anyhow::Result<()> {
+    let json = args.json;
+    let report = sunwai::loadtest::run(args).await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        sunwai::loadtest::print_table(&report);
+    }
+    Ok(())
 }

@@ -570,6 +570,10 @@ pub struct Welcome {
     pub desks: Vec<DeskInfo>,
     /// STUN/TURN servers for `RTCPeerConnection`.
     pub ice_servers: Vec<IceServer>,
+    /// Citizens only, when media is on: at this position or nearer the front, set up the
+    /// media connection while still waiting, so the call starts without delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instant_connect_position: Option<u32>,
     /// Set when a citizen's `ticket` was recognised.
     #[serde(default)]
     pub resumed: Option<Resumed>,

@@ -256,6 +256,7 @@ async fn hello_returns_welcome() {
                 name: Some("SI Ravi Kumar".into()),
                 desks: vec![],
                 ice_servers: vec![],
+                instant_connect_position: None,
                 resumed: None,
             }),
         )

@@ -91,6 +91,36 @@ pub struct Limits {
     pub idle_timeout_secs: u32,
 }
 
+/// The `[media]` section as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MediaFile {
+    pub enabled: bool,
+    pub bind: String,
+    pub base_port: u16,
+    pub workers: u32,
+    pub announce: String,
+    pub allowed_networks: Vec<String>,
+    pub ice_servers: Vec<String>,
+    pub turn_secret: String,
+    pub turn_ttl_secs: u32,
+    pub instant_connect_position: u32,
+}
+
+/// Validated media settings.
+#[derive(Clone, Debug)]
+pub struct MediaSettings {
+    pub enabled: bool,
+    pub bind: std::net::IpAddr,
+    pub base_port: u16,
+    pub workers: usize,
+    pub announce: Option<std::net::IpAddr>,
+    pub allowed_networks: Vec<Cidr>,
+    pub ice_servers: Vec<String>,
+    pub turn_secret: Option<String>,
+    pub turn_ttl_secs: u32,
+    pub instant_connect_position: u32,
+}
+
 /// The configuration as written (file, environment, flags), before validation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FileConfig {
@@ -106,6 +136,7 @@ pub struct FileConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
     pub limits: Limits,
+    pub media: MediaFile,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskFile>,
@@ -173,6 +204,7 @@ pub struct Config {
     /// Serve TLS directly with these files.
     pub tls: Option<TlsFiles>,
     pub limits: Limits,
+    pub media: MediaSettings,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskConfig>,
@@ -196,6 +228,68 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+}
+
+impl MediaFile {
+    fn validate(&self) -> Result<MediaSettings, ConfigError> {
+        let bad = |m: String| ConfigError::Invalid(format!("media.{m}"));
+        let bind = self
+            .bind
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("bind: {:?} is not an IP address", self.bind)))?;
+        let announce = match self.announce.trim() {
+            "" => None,
+            a => Some(
+                a.parse()
+                    .map_err(|_| bad(format!("announce: {a:?} is not an IP address")))?,
+            ),
+        };
+        let allowed_networks = self
+            .allowed_networks
+            .iter()
+            .map(|c| Cidr::parse(c).map_err(|e| bad(format!("allowed_networks: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.enabled && allowed_networks.is_empty() {
+            return Err(bad(
+                "allowed_networks: list at least one network, or no browser can connect".into(),
+            ));
+        }
+        for url in &self.ice_servers {
+            if !["stun:", "turn:", "turns:"]
+                .iter()
+                .any(|p| url.starts_with(p))
+            {
+                return Err(bad(format!(
+                    "ice_servers: {url:?} is not a stun:, turn: or turns: URL"
+                )));
+            }
+        }
+        let workers = match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n if n <= 64 => n as usize,
+            n => return Err(bad(format!("workers: {n} is more than 64"))),
+        };
+        if self.base_port != 0 && usize::from(self.base_port) + workers > 65536 {
+            return Err(bad("base_port: the workers' ports run past 65535".into()));
+        }
+        if self.turn_ttl_secs == 0 {
+            return Err(bad("turn_ttl_secs: must be more than 0".into()));
+        }
+        let secret = self.turn_secret.trim();
+        Ok(MediaSettings {
+            enabled: self.enabled,
+            bind,
+            base_port: self.base_port,
+            workers,
+            announce,
+            allowed_networks,
+            ice_servers: self.ice_servers.clone(),
+            turn_secret: (!secret.is_empty()).then(|| secret.to_owned()),
+            turn_ttl_secs: self.turn_ttl_secs,
+            instant_connect_position: self.instant_connect_position,
+        })
+    }
 }
 
 impl Config {
@@ -316,6 +410,7 @@ impl FileConfig {
                 Cidr::parse(c).map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let media = self.media.validate()?;
         let tls = match (self.tls_cert, self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
@@ -406,6 +501,7 @@ impl FileConfig {
             trusted_proxies,
             tls,
             limits: self.limits,
+            media,
             categories: self.categories,
             stations: self.stations,
             desks,

@@ -23,6 +23,7 @@ use crate::core::room::{
     CallNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError,
 };
 use crate::core::schedule::{Schedule, Window, WindowStatus};
+use crate::sfu::Sfu;
 
 pub use clock::Clock;
 pub use outbox::{ConnId, DeskView, EntryInfo, Inbox, Outbound, Outbox, OUTBOX_CAPACITY};
@@ -230,12 +231,19 @@ struct Actor {
     officers: HashMap<UserId, Outbox>,
     watchers: Vec<Outbox>,
     records: mpsc::Sender<RecordJob>,
+    /// The SFU: a call's legs forward to each other from its start to its end.
+    media: Option<Sfu>,
     status: watch::Sender<DeskStatus>,
     dirty: bool,
 }
 
 /// Starts the actor for one desk.
-pub fn spawn_desk(cfg: &DeskConfig, clock: Clock, records: mpsc::Sender<RecordJob>) -> DeskHandle {
+pub fn spawn_desk(
+    cfg: &DeskConfig,
+    clock: Clock,
+    records: mpsc::Sender<RecordJob>,
+    media: Option<Sfu>,
+) -> DeskHandle {
     let room = Room::new(cfg.policy.clone(), Schedule::new(cfg.schedule.clone()));
     let now = clock.now();
     let (window, next_window) = window_and_next(room.schedule(), now);
@@ -258,6 +266,7 @@ pub fn spawn_desk(cfg: &DeskConfig, clock: Clock, records: mpsc::Sender<RecordJo
         officers: HashMap::new(),
         watchers: Vec::new(),
         records,
+        media,
         status: status_tx,
         dirty: true,
     };
@@ -502,12 +511,10 @@ impl Actor {
                     }
                 }
                 Effect::Call(note) => {
-                    // The SFU attaches here; until then calls are signaling-only.
+                    let Some(sfu) = &self.media else { continue };
                     match note {
-                        CallNote::Start { entry, officer } => {
-                            tracing::debug!(%entry, %officer, "call started")
-                        }
-                        CallNote::Stop { entry } => tracing::debug!(%entry, "call stopped"),
+                        CallNote::Start { entry, .. } => sfu.link(entry.0),
+                        CallNote::Stop { entry } => sfu.close_call(entry.0),
                     }
                 }
             }

@@ -20,7 +20,7 @@ fn desk() -> (DeskHandle, mpsc::Receiver<RecordJob>) {
     let cfg = FileConfig::default().validate().unwrap();
     let (tx, rx) = mpsc::channel(64);
     (
-        spawn_desk(&cfg.desks[0], Clock::starting_at(noon()), tx),
+        spawn_desk(&cfg.desks[0], Clock::starting_at(noon()), tx, None),
         rx,
     )
 }

@@ -590,3 +590,60 @@ pub async fn set_status(
     let updated = app.store().get(c.id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(updated))
 }
+
+/// The SFU's counters, for supervisors and operators: peers and calls now, packets in and
+/// forwarded, drops, keyframe requests, refused sources.
+#[derive(Serialize, Default)]
+pub struct MediaOut {
+    pub enabled: bool,
+    pub sockets: Vec<String>,
+    pub peers: u64,
+    pub calls: u64,
+    pub peers_created: u64,
+    pub peers_removed: u64,
+    pub rtp_in: u64,
+    pub rtp_forwarded: u64,
+    pub rtp_before_call: u64,
+    pub send_dropped: u64,
+    pub keyframe_requests_in: u64,
+    pub keyframe_requests_out: u64,
+    pub refused_sources: u64,
+    pub refused_candidates: u64,
+    pub setup_timeouts: u64,
+    pub renegotiations: u64,
+    pub ice_restarts: u64,
+    pub worker_cpu_seconds: f64,
+}
+
+pub async fn media_stats(
+    State(app): State<App>,
+    Staff(user): Staff,
+) -> Result<Json<MediaOut>, ApiError> {
+    if user.role != Role::Supervisor {
+        return Err(ApiError::Forbidden);
+    }
+    let Some(sfu) = app.media() else {
+        return Ok(Json(MediaOut::default()));
+    };
+    let s = sfu.stats().await;
+    Ok(Json(MediaOut {
+        enabled: true,
+        sockets: sfu.addrs().iter().map(|a| a.to_string()).collect(),
+        peers: s.peers,
+        calls: s.calls,
+        peers_created: s.peers_created,
+        peers_removed: s.peers_removed,
+        rtp_in: s.rtp_in,
+        rtp_forwarded: s.rtp_out,
+        rtp_before_call: s.rtp_before_call,
+        send_dropped: s.send_dropped,
+        keyframe_requests_in: s.keyframe_requests_in,
+        keyframe_requests_out: s.keyframe_requests_out,
+        refused_sources: s.sources_refused,
+        refused_candidates: s.candidates_refused,
+        setup_timeouts: s.setup_timeouts,
+        renegotiations: s.renegotiations,
+        ice_restarts: s.ice_restarts,
+        worker_cpu_seconds: s.cpu_ns as f64 / 1e9,
+    }))
+}

@@ -13,6 +13,7 @@ use crate::core::intake::{Intake, RawIntake};
 use crate::core::room::RoomError;
 use crate::core::room::{CitizenNote, Class, Command};
 use crate::desk::{AttachedAs, DeskError, DeskHandle, EntryInfo};
+use crate::sfu::Leg;
 
 const QUEUE_FULL_RETRY: std::time::Duration = std::time::Duration::from_secs(600);
 use crate::store::{Channel, Disposition, NewComplaint, RecordEvent};
@@ -21,6 +22,10 @@ pub struct CitizenSession {
     pub desk: DeskHandle,
     pub entry: EntryId,
     pub reference: String,
+    /// The last position told, and whether a call is on: media is set up only in a call
+    /// or near the front (instant connect), so a crowd of waiters costs no media state.
+    pub position: Option<u32>,
+    pub in_call: bool,
 }
 
 pub fn intake_from_wire(
@@ -52,12 +57,16 @@ impl Conn {
                 self.citizen_command(id, |entry| Command::Hangup { entry })
                     .await
             }
-            ClientMsg::Sdp { .. } | ClientMsg::Ice { .. } | ClientMsg::EndOfCandidates {} => self
-                .reply_err(
-                    re,
-                    ErrorCode::Unavailable,
-                    "media is not enabled on this server",
-                ),
+            ClientMsg::Sdp { id, description } => {
+                let call = self.citizen_media_call();
+                self.media_offer(id, call, Leg::Citizen, description).await
+            }
+            ClientMsg::Ice { candidate } => {
+                let call = self.citizen_media_call();
+                self.media_candidate(call, Leg::Citizen, candidate)
+            }
+            // The server is ICE-lite: nothing to do at the end of a browser's candidates.
+            ClientMsg::EndOfCandidates {} => {}
             other => {
                 let m = format!("a citizen may not send {}", other.type_name());
                 self.reply_err(re, ErrorCode::NotAllowed, m)
@@ -173,6 +182,8 @@ impl Conn {
                     desk,
                     entry,
                     reference,
+                    position: None,
+                    in_call: false,
                 })
             }
             Err(e) => {
@@ -237,6 +248,8 @@ impl Conn {
                 desk: desk.clone(),
                 entry,
                 reference: record.reference.to_string(),
+                position: None,
+                in_call: false,
             });
         }
         Some(wire::Resumed {
@@ -247,7 +260,26 @@ impl Conn {
         })
     }
 
+    /// The call a citizen's media belongs to: theirs, once in a call or near the front.
+    fn citizen_media_call(&self) -> Option<EntryId> {
+        let c = self.citizen.as_ref()?;
+        let n = self.app.config().media.instant_connect_position;
+        let near = c.position.is_some_and(|p| p >= 1 && p <= n);
+        (c.in_call || near).then_some(c.entry)
+    }
+
     pub fn citizen_note(&mut self, note: CitizenNote, now: Timestamp) {
+        if let Some(c) = self.citizen.as_mut() {
+            match &note {
+                CitizenNote::Position { position, .. } => c.position = Some(*position),
+                CitizenNote::YouAreNext => c.position = Some(1),
+                CitizenNote::CallStarted { .. } | CitizenNote::CallResumed { .. } => {
+                    c.in_call = true
+                }
+                CitizenNote::OfficerLost => c.in_call = false,
+                _ => {}
+            }
+        }
         let Some(c) = &self.citizen else { return };
         let window = translate::desk_window_info(&c.desk.status());
         let cx = translate::CitizenCtx {
@@ -264,6 +296,10 @@ impl Conn {
         let msg = translate::citizen_note(note, &cx, now);
         self.send(msg);
         if finished {
+            // A leg set up early (instant connect) has no call to be closed with.
+            if let (Some(sfu), Some(c)) = (self.app.media(), &self.citizen) {
+                sfu.close_call(c.entry.0);
+            }
             self.citizen = None;
         }
     }

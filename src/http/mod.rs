@@ -5,6 +5,7 @@ mod api;
 mod citizen;
 mod error;
 pub mod limits;
+mod media;
 mod pages;
 mod staff;
 pub mod translate;
@@ -47,6 +48,7 @@ pub fn router(app: App) -> Router {
         .route("/api/records/{reference}/status", post(api::set_status))
         .merge(pages::router())
         .route("/api/audit", get(api::audit_log))
+        .route("/api/media", get(api::media_stats))
         .with_state(app)
 }
 

@@ -8,6 +8,7 @@ use super::ws::{Conn, Identity};
 use crate::core::ids::EntryId;
 use crate::core::room::Command;
 use crate::desk::DeskHandle;
+use crate::sfu::Leg;
 use crate::store::{Actor, Outcome, Role, StoreError, User};
 
 fn user(conn: &Conn) -> Option<User> {
@@ -158,21 +159,30 @@ pub async fn staff_msg(conn: &mut Conn, role: Role, msg: ClientMsg) {
         ClientMsg::Broadcast { id, desk, text } => {
             supervise(conn, &u, id, &desk, Command::Broadcast { text }).await
         }
-        ClientMsg::Monitor { id, .. } | ClientMsg::StopMonitor { id, .. } => conn.reply_err(
-            Some(id),
-            ErrorCode::Unavailable,
-            "media is not enabled on this server",
-        ),
-        ClientMsg::Sdp { .. } | ClientMsg::Ice { .. } | ClientMsg::EndOfCandidates {} => conn
-            .reply_err(
-                re,
-                ErrorCode::Unavailable,
-                "media is not enabled on this server",
-            ),
+        ClientMsg::Monitor { id, entry } => conn.start_monitor(id, &u, EntryId(entry)).await,
+        ClientMsg::StopMonitor { id, entry } => conn.stop_monitor(id, &u, EntryId(entry)).await,
+        ClientMsg::Sdp { id, description } => {
+            let (call, leg) = media_leg(conn, role);
+            conn.media_offer(id, call, leg, description).await
+        }
+        ClientMsg::Ice { candidate } => {
+            let (call, leg) = media_leg(conn, role);
+            conn.media_candidate(call, leg, candidate)
+        }
+        ClientMsg::EndOfCandidates {} => {}
         other => {
             let m = format!("{} may not send {}", role.as_str(), other.type_name());
             conn.reply_err(re, ErrorCode::NotAllowed, m)
         }
+    }
+}
+
+/// Which call and leg a staff member's media belongs to: an officer's call, a
+/// supervisor's monitored call.
+fn media_leg(conn: &Conn, role: Role) -> (Option<EntryId>, Leg) {
+    match role {
+        Role::Officer => (conn.officer_entry, Leg::Officer),
+        Role::Supervisor => (conn.monitoring, Leg::Monitor(conn.id)),
     }
 }
 

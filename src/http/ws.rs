@@ -37,6 +37,10 @@ pub struct Conn {
     pub citizen: Option<CitizenSession>,
     /// The desk an officer is on duty at.
     pub on_duty: Option<DeskHandle>,
+    /// The call an officer is in: their media leg's call.
+    pub officer_entry: Option<crate::core::ids::EntryId>,
+    /// The call a supervisor is silently monitoring.
+    pub monitoring: Option<crate::core::ids::EntryId>,
     pub watching: Vec<DeskHandle>,
     /// Staff session token from the upgrade request's cookie.
     pub cookie_session: Option<String>,
@@ -60,6 +64,8 @@ pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>, ip
         identity: None,
         citizen: None,
         on_duty: None,
+        officer_entry: None,
+        monitoring: None,
         watching: Vec::new(),
         cookie_session,
         ip,
@@ -69,7 +75,7 @@ pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>, ip
         close: None,
     };
     conn.serve(socket, inbox).await;
-    conn.goodbye();
+    conn.goodbye().await;
 }
 
 impl Conn {
@@ -270,7 +276,12 @@ impl Conn {
             role,
             name,
             desks,
-            ice_servers: Vec::new(),
+            ice_servers: super::media::ice_servers(
+                &self.app.config().media,
+                self.app.clock().now().as_second(),
+                role_label(role),
+            ),
+            instant_connect_position: self.instant_connect_position(role),
             resumed,
         };
         // The welcome goes first, before anything the resumed entry's desk already pushed.
@@ -282,6 +293,14 @@ impl Conn {
         match out {
             Outbound::Citizen(note) => self.citizen_note(note, now),
             Outbound::Officer(note, about) => {
+                use crate::core::room::OfficerNote as N;
+                match &note {
+                    N::CallStarted { entry } | N::CallResumed { entry } => {
+                        self.officer_entry = Some(*entry)
+                    }
+                    N::CallEnded { .. } => self.officer_entry = None,
+                    _ => {}
+                }
                 let msg =
                     translate::officer_note(note, about.as_ref().map(|(_, i)| i.as_ref()), now);
                 self.send(msg);
@@ -297,8 +316,20 @@ impl Conn {
         }
     }
 
-    /// Tells the desks this connection is gone.
-    fn goodbye(&mut self) {
+    /// For citizens when media is on: from which position on to set up media early.
+    fn instant_connect_position(&self, role: wire::Role) -> Option<u32> {
+        let m = &self.app.config().media;
+        let on = role == wire::Role::Citizen && m.enabled && m.instant_connect_position > 0;
+        on.then_some(m.instant_connect_position)
+    }
+
+    /// Tells the desks (and the SFU) this connection is gone.
+    async fn goodbye(&mut self) {
+        if let (Some(entry), Some(Identity::Staff(user))) = (self.monitoring.take(), &self.identity)
+        {
+            let user = user.clone();
+            self.stop_monitor_leg(&user, entry).await;
+        }
         if let Some(c) = self.citizen.take() {
             c.desk.citizen_gone(c.entry, self.id);
         }
@@ -308,5 +339,15 @@ impl Conn {
         for d in self.watching.drain(..) {
             d.unwatch(self.id);
         }
+    }
+}
+
+/// The label in TURN user names: who asked, never who they are.
+fn role_label(role: wire::Role) -> &'static str {
+    match role {
+        wire::Role::Citizen => "citizen",
+        wire::Role::Officer => "officer",
+        wire::Role::Supervisor => "supervisor",
+        _ => "user",
     }
 }

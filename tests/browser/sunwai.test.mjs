@@ -108,7 +108,17 @@ describe('sunwai in a browser', () => {
     await expectText(citizen, '#call-title', hi['call.title'].replace('{name}', 'Insp. Sharma'));
     await expectText(citizen, '#call-ref', reference);
     await citizen.waitForFunction(() => document.getElementById('self').videoWidth > 0);
-    await expectText(citizen, '#remote-state', hi['call.remote_unavailable']);
+    // Audio and video flow both ways through the server's SFU: inbound frames decoded and
+    // audio samples received, both increasing, on each side.
+    for (const [who, page] of [['citizen', citizen], ['officer', officer]]) {
+      await expectText(page, '#remote-state', hi['call.remote_connected']);
+      await page.waitForFunction(() => document.getElementById('remote').videoWidth > 0, null, { timeout: 15000 });
+      const first = await inboundMedia(page);
+      await page.waitForTimeout(1500);
+      const later = await inboundMedia(page);
+      assert.ok(first.frames > 0 && later.frames > first.frames, `${who} decodes video: ${JSON.stringify([first, later])}`);
+      assert.ok(first.samples > 0 && later.samples > first.samples, `${who} receives audio: ${JSON.stringify([first, later])}`);
+    }
     await expectText(citizen, '#quality', /कनेक्शन/);
     await shot(citizen, 'citizen-call');
 
@@ -143,9 +153,14 @@ describe('sunwai in a browser', () => {
 
     // The supervisor finds it in the records, with the station, and opens it.
     await expectText(sup, '#b-calls', '1');
-    await sup.click('#rec-form button[type=submit]');
+    // Records are written behind the call's messages: search again until the end is in.
     const row = sup.locator('#rec-rows tr', { hasText: reference });
-    await row.waitFor();
+    for (let i = 0; ; i++) {
+      await sup.click('#rec-form button[type=submit]');
+      await row.waitFor();
+      if (/सुनवाई हुई/.test(await row.textContent()) || i === 20) break;
+      await sup.waitForTimeout(250);
+    }
     assert.match(await row.textContent(), /सिविल लाइंस/);
     assert.match(await row.textContent(), /सुनवाई हुई/);
     await row.locator('button').click();
@@ -234,3 +249,18 @@ describe('sunwai in a browser', () => {
     await expectText(page, '#r-status', hi['record_status.received']);
   }));
 });
+
+/** Inbound media counters of the page's call, from getStats(). */
+async function inboundMedia(page) {
+  return page.evaluate(async () => {
+    const pc = window.sunwaiCallMedia && window.sunwaiCallMedia.pc;
+    const out = { frames: 0, samples: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      if (r.kind === 'video') out.frames += r.framesDecoded || 0;
+      if (r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
+    });
+    return out;
+  });
+}

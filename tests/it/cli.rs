@@ -5,14 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 fn sunwai() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sunwai"));
-    // The tests' own environment must not leak configuration in.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SUNWAI_") {
-            c.env_remove(k);
-        }
-    }
-    c
+    crate::helpers::sunwai_command()
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {

@@ -5,13 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 
 fn sunwai() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sunwai"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SUNWAI_") {
-            c.env_remove(k);
-        }
-    }
-    c
+    crate::helpers::sunwai_command()
 }
 
 /// Starts `serve` with `args`; returns the child, the lines it printed before its URL, and

@@ -42,6 +42,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut FileConfig)) -> TestApp {
         listen: "127.0.0.1:0".into(),
         ..FileConfig::default()
     };
+    // Media on system-chosen ports, so that servers can run side by side.
+    cfg.media.base_port = 0;
+    cfg.media.workers = 1;
     tweak(&mut cfg);
     let config = cfg.validate().unwrap();
 
@@ -305,4 +308,18 @@ fn dechunk(mut s: &[u8]) -> Vec<u8> {
         s = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
     }
     out
+}
+
+/// The `sunwai` binary with none of the tests' own SUNWAI_* environment, and media on
+/// system-chosen ports so that several servers can run at once.
+pub fn sunwai_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sunwai"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SUNWAI_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("SUNWAI_MEDIA__BASE_PORT", "0");
+    c.env("SUNWAI_MEDIA__WORKERS", "1");
+    c
 }

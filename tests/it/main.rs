@@ -12,6 +12,8 @@ mod hearing;
 mod helpers;
 mod hostile;
 mod hostile_flood;
+mod media;
+mod media_process;
 mod pages;
 mod simulate;
 mod tls;

@@ -1,17 +1,10 @@
 //! `sunwai simulate` as an operator runs it: JSON figures, a chart, recorded arrivals, a
 //! recommendation, and typed complaints about bad input.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 fn simulate(args: &[&str]) -> (bool, String, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sunwai"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SUNWAI_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = crate::helpers::sunwai_command();
     let out = c.arg("simulate").args(args).output().unwrap();
     (
         out.status.success(),

@@ -127,17 +127,28 @@ export class CallMedia {
     }));
     const pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
     this.pc = pc;
+    // The call's peer connection, reachable for end-to-end checks of getStats().
+    window.sunwaiCallMedia = this;
     this.pendingIce = [];
     this.iceOpen = false;
     if (this.stream) for (const tr of this.stream.getTracks()) pc.addTrack(tr, this.stream);
-    else { pc.addTransceiver('audio', { direction: 'recvonly' }); pc.addTransceiver('video', { direction: 'recvonly' }); }
+    // Always offer both kinds, so the other side's audio and video arrive even when this
+    // side has no camera (or no microphone).
+    for (const kind of ['audio', 'video']) {
+      if (!pc.getTransceivers().some((t) => t.receiver.track.kind === kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
+    }
     pc.onicecandidate = (e) => {
       const msg = e.candidate
         ? { type: 'ice', candidate: { candidate: e.candidate.candidate, sdp_mid: e.candidate.sdpMid, sdp_mline_index: e.candidate.sdpMLineIndex, username_fragment: e.candidate.usernameFragment } }
         : { type: 'end_of_candidates' };
       if (this.iceOpen) this.signal.send(msg); else this.pendingIce.push(msg);
     };
-    pc.ontrack = (e) => this.attachRemote(e.streams[0] || new MediaStream([e.track]));
+    // The other side's audio and video go into one stream on the one remote element.
+    this.remoteStream = new MediaStream();
+    pc.ontrack = (e) => {
+      if (!this.remoteStream.getTracks().includes(e.track)) this.remoteStream.addTrack(e.track);
+      this.attachRemote(this.remoteStream);
+    };
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'failed') pc.restartIce();
     };
@@ -159,7 +170,7 @@ export class CallMedia {
 
   /** Where the other side's media appears. */
   attachRemote(stream) {
-    this.ui.remote.srcObject = stream;
+    if (this.ui.remote.srcObject !== stream) this.ui.remote.srcObject = stream;
     this.ui.remote.play().catch(() => {});
     this.ui.onRemote('connected');
   }

@@ -202,6 +202,7 @@ pub fn server_examples() -> Vec<ServerMsg> {
                 username: Some("1764400000:c1".into()),
                 credential: Some("q8ZkT1c0".into()),
             }],
+            instant_connect_position: Some(2),
             resumed: Some(Resumed {
                 entry: ENTRY,
                 reference: "PRJ-20261128-0007".into(),

@@ -1,0 +1,166 @@
+//! What every leg negotiates, shared by the SFU's peer connections (sans-IO `rtc`) and the
+//! Rust client (async `webrtc`, built on the same `rtc` types): the codecs, the header
+//! extensions that are forwarded end to end, and the interceptor chain.
+//!
+//! The SFU forwards without transcoding, so every leg offers the same two codecs: Opus for
+//! audio and VP8 for video (what every phone browser can encode). Payload types may still
+//! differ per leg; the worker maps them.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use rtc::sansio::Protocol;
+
+pub const PT_OPUS: u8 = 111;
+pub const PT_VP8: u8 = 96;
+
+pub fn opus() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+pub fn vp8() -> RTCRtpCodec {
+    let fb = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    };
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_VP8.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        // Keyframe requests must be negotiated or a browser never sends them.
+        rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
+    }
+}
+
+pub fn codec_for(kind: RtpCodecKind) -> RTCRtpCodec {
+    match kind {
+        RtpCodecKind::Audio => opus(),
+        _ => vp8(),
+    }
+}
+
+pub const EXT_AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+pub const EXT_VIDEO_ORIENTATION: &str = "urn:3gpp:video-orientation";
+
+/// Header extensions forwarded end to end (ids remapped per leg). Everything else
+/// (transport-cc, abs-send-time, mid, rid, ...) belongs to one hop and is dropped. Video
+/// orientation matters: phones send which way is up only in this extension.
+///
+/// The audio level is negotiated but not forwarded: Chromium 156 stopped counting
+/// forwarded Opus packets that carried it (one packet received, then none), while the
+/// same packets without it play. A 1:1 hearing needs no active-speaker detection, so it
+/// stays out until the cause is found (docs/media.md).
+pub const FORWARDED_EXTENSIONS: &[&str] = &[EXT_VIDEO_ORIENTATION];
+
+/// Opus/111 and VP8/96 with the forwarded header extensions.
+pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
+    let mut me = MediaEngine::default();
+    for (uri, kind) in [
+        (EXT_AUDIO_LEVEL, RtpCodecKind::Audio),
+        (EXT_VIDEO_ORIENTATION, RtpCodecKind::Video),
+    ] {
+        me.register_header_extension(
+            RTCRtpHeaderExtensionCapability { uri: uri.into() },
+            kind,
+            None,
+        )?;
+    }
+    for (codec, payload_type, kind) in [
+        (opus(), PT_OPUS, RtpCodecKind::Audio),
+        (vp8(), PT_VP8, RtpCodecKind::Video),
+    ] {
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: codec,
+                payload_type,
+            },
+            kind,
+        )?;
+    }
+    Ok(me)
+}
+
+/// The crate's default chain (NACK responder and generator, sender and receiver reports,
+/// TWCC) plus [`DeliverKeyframeRequests`].
+pub fn registry(me: &mut MediaEngine) -> Result<Registry, rtc::shared::error::Error> {
+    Ok(register_default_interceptors(Registry::new(), me)?.with(
+        Slot::from(SLOT_DELIVER_KEYFRAME),
+        DeliverKeyframeRequests::default(),
+    ))
+}
+
+/// After every built-in interceptor (the jitter buffer is 13 000): closest to the
+/// application.
+const SLOT_DELIVER_KEYFRAME: usize = 14_000;
+
+/// rtc 0.21's interceptor chain ends in a terminus that drops every inbound RTCP packet
+/// that no interceptor marked for the application, keyframe requests included. This one
+/// marks compound packets that carry a PLI or FIR, so that they come out of `poll_read`.
+#[derive(Default)]
+pub struct DeliverKeyframeRequests {
+    reads: VecDeque<TaggedPacket>,
+    writes: VecDeque<TaggedPacket>,
+}
+
+pub fn is_keyframe_request(p: &dyn rtc::rtcp::Packet) -> bool {
+    let any = p.as_any();
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for DeliverKeyframeRequests {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(pkts) = &msg.message.packet {
+            if pkts.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                msg.message.add(Attribute::DeliverToApplication);
+            }
+        }
+        self.reads.push_back(msg);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.reads.pop_front()
+    }
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.writes.push_back(msg);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.writes.pop_front()
+    }
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        None
+    }
+}
+
+impl Interceptor for DeliverKeyframeRequests {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}

@@ -1,0 +1,313 @@
+//! The SFU: all audio and video of a hearing passes through here, so citizen and officer
+//! never learn each other's address.
+//!
+//! `Sfu` is a cheap handle over the media workers (see [`worker`]). A call (identified by
+//! the citizen's waiting-room entry) lives on one worker, chosen by hashing its id, so its
+//! legs share a thread and forwarding never crosses threads. The signaling layer hands
+//! offers and candidates over per (call, leg); the desk actor links a call when an officer
+//! accepts and closes it when the call ends. Before `link`, a leg's media is received and
+//! dropped: a citizen near the front connects while still waiting ("instant connect").
+
+pub mod client;
+pub mod codec;
+mod wire;
+mod worker;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::config::Cidr;
+use worker::Command;
+
+/// Commands queued per worker before callers are told the server is busy.
+const COMMAND_QUEUE: usize = 1024;
+
+/// Who publishes media in a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Publisher {
+    Citizen,
+    Officer,
+}
+
+impl Publisher {
+    pub fn name(self) -> &'static str {
+        match self {
+            Publisher::Citizen => "citizen",
+            Publisher::Officer => "officer",
+        }
+    }
+}
+
+/// One peer connection of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Leg {
+    Citizen,
+    Officer,
+    /// A supervisor's receive-only leg, by their connection id.
+    Monitor(u64),
+}
+
+impl Leg {
+    /// Whose media this leg receives.
+    pub fn receives(self) -> &'static [Publisher] {
+        match self {
+            Leg::Citizen => &[Publisher::Officer],
+            Leg::Officer => &[Publisher::Citizen],
+            Leg::Monitor(_) => &[Publisher::Citizen, Publisher::Officer],
+        }
+    }
+
+    pub fn publisher(self) -> Option<Publisher> {
+        match self {
+            Leg::Citizen => Some(Publisher::Citizen),
+            Leg::Officer => Some(Publisher::Officer),
+            Leg::Monitor(_) => None,
+        }
+    }
+
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Leg::Citizen => "citizen",
+            Leg::Officer => "officer",
+            Leg::Monitor(_) => "monitor",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("the offer could not be used: {0}")]
+    BadSdp(String),
+    #[error("the media worker is busy")]
+    Busy,
+    #[error("the media workers have stopped")]
+    Gone,
+    #[error("media failure: {0}")]
+    Internal(String),
+}
+
+/// Where and how the workers run.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    pub bind: IpAddr,
+    /// Worker i listens on `base_port + i`; 0 lets the system pick (tests).
+    pub base_port: u16,
+    pub workers: usize,
+    /// The address announced to browsers (1:1 NAT); `None` announces the bound address.
+    pub announce: Option<IpAddr>,
+    /// Networks that media may come from; anything else is dropped unread.
+    pub allowed_networks: Vec<Cidr>,
+}
+
+/// Counters of one worker, or summed over all.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    pub peers: u64,
+    pub calls: u64,
+    pub peers_created: u64,
+    pub peers_removed: u64,
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub rtp_in: u64,
+    pub rtp_out: u64,
+    pub rtcp_in: u64,
+    pub rtp_before_call: u64,
+    pub rtp_unknown_track: u64,
+    pub rtp_write_errors: u64,
+    pub keyframe_requests_in: u64,
+    pub keyframe_requests_out: u64,
+    pub keyframe_requests_throttled: u64,
+    pub unknown_source: u64,
+    pub sources_refused: u64,
+    pub candidates_refused: u64,
+    pub send_dropped: u64,
+    pub send_errors: u64,
+    pub setup_timeouts: u64,
+    pub renegotiations: u64,
+    pub ice_restarts: u64,
+    /// CPU time of the worker thread(s).
+    pub cpu_ns: u64,
+}
+
+impl WorkerStats {
+    fn add(&mut self, o: &WorkerStats) {
+        macro_rules! sum {
+            ($($f:ident),*) => { $( self.$f += o.$f; )* };
+        }
+        sum!(
+            peers,
+            calls,
+            peers_created,
+            peers_removed,
+            datagrams_in,
+            datagrams_out,
+            bytes_in,
+            bytes_out,
+            rtp_in,
+            rtp_out,
+            rtcp_in,
+            rtp_before_call,
+            rtp_unknown_track,
+            rtp_write_errors,
+            keyframe_requests_in,
+            keyframe_requests_out,
+            keyframe_requests_throttled,
+            unknown_source,
+            sources_refused,
+            candidates_refused,
+            send_dropped,
+            send_errors,
+            setup_timeouts,
+            renegotiations,
+            ice_restarts,
+            cpu_ns
+        );
+    }
+}
+
+struct WorkerHandle {
+    tx: mpsc::Sender<Command>,
+    addr: SocketAddr,
+}
+
+#[derive(Clone)]
+pub struct Sfu {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    workers: Vec<WorkerHandle>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            let _ = w.tx.try_send(Command::Shutdown);
+        }
+    }
+}
+
+impl Sfu {
+    /// Binds one socket per worker and starts them.
+    pub fn start(cfg: &MediaConfig) -> std::io::Result<Sfu> {
+        let allowed = Arc::new(cfg.allowed_networks.clone());
+        let mut workers = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..cfg.workers.max(1) {
+            let port = match cfg.base_port {
+                0 => 0,
+                p => p
+                    .checked_add(i as u16)
+                    .ok_or_else(|| std::io::Error::other("media ports run past 65535"))?,
+            };
+            let bind = SocketAddr::new(cfg.bind, port);
+            let (tx, addr, join) =
+                worker::spawn(bind, cfg.announce, i, allowed.clone(), COMMAND_QUEUE)?;
+            workers.push(WorkerHandle { tx, addr });
+            threads.push(join);
+        }
+        Ok(Sfu {
+            inner: Arc::new(Inner {
+                workers,
+                threads: Mutex::new(threads),
+            }),
+        })
+    }
+
+    /// The UDP addresses the workers are bound to.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.inner.workers.iter().map(|w| w.addr).collect()
+    }
+
+    fn worker(&self, call: Uuid) -> &WorkerHandle {
+        let (hi, lo) = call.as_u64_pair();
+        let n = self.inner.workers.len() as u64;
+        &self.inner.workers[((hi ^ lo) % n) as usize]
+    }
+
+    fn send(&self, call: Uuid, cmd: Command) -> Result<(), MediaError> {
+        self.worker(call).tx.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => MediaError::Busy,
+            mpsc::error::TrySendError::Closed(_) => MediaError::Gone,
+        })
+    }
+
+    /// Answers a browser's offer for one leg of a call. A new offer from the same browser
+    /// peer connection renegotiates (tracks, directions, ICE restart); one from a new peer
+    /// connection (a reload) replaces the leg.
+    pub async fn answer(&self, call: Uuid, leg: Leg, offer: String) -> Result<String, MediaError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(
+            call,
+            Command::Offer {
+                call,
+                leg,
+                sdp: offer,
+                reply,
+            },
+        )?;
+        rx.await.map_err(|_| MediaError::Gone)?
+    }
+
+    /// A trickled candidate; dropped when its address is not in the allowed networks.
+    pub fn remote_candidate(&self, call: Uuid, leg: Leg, candidate: String) {
+        let _ = self.send(
+            call,
+            Command::Candidate {
+                call,
+                leg,
+                candidate,
+            },
+        );
+    }
+
+    /// The call started: forward between its legs.
+    pub fn link(&self, call: Uuid) {
+        if let Err(e) = self.send(call, Command::Link { call }) {
+            tracing::warn!(error = %e, %call, "media: could not link a call");
+        }
+    }
+
+    pub fn close_leg(&self, call: Uuid, leg: Leg) {
+        let _ = self.send(call, Command::CloseLeg { call, leg });
+    }
+
+    /// The call ended: every leg is closed and forgotten.
+    pub fn close_call(&self, call: Uuid) {
+        if let Err(e) = self.send(call, Command::CloseCall { call }) {
+            tracing::warn!(error = %e, %call, "media: could not close a call");
+        }
+    }
+
+    /// Counters summed over the workers.
+    pub async fn stats(&self) -> WorkerStats {
+        let mut total = WorkerStats::default();
+        for w in &self.inner.workers {
+            let (reply, rx) = oneshot::channel();
+            if w.tx.send(Command::Stats { reply }).await.is_ok() {
+                if let Ok(s) = rx.await {
+                    total.add(&s);
+                }
+            }
+        }
+        total
+    }
+
+    /// Closes every peer connection and stops the workers' threads.
+    pub fn shutdown(&self) {
+        for w in &self.inner.workers {
+            let _ = w.tx.try_send(Command::Shutdown);
+        }
+        let threads =
+            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}

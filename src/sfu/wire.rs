@@ -1,0 +1,148 @@
+//! The few bytes of STUN and SDP the worker reads itself: enough to find which peer
+//! connection a datagram belongs to and whether an offer restarts or replaces a leg.
+
+const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+const BINDING_REQUEST: u16 = 0x0001;
+const BINDING_SUCCESS: u16 = 0x0101;
+const ATTR_USERNAME: u16 = 0x0006;
+
+fn is_stun(buf: &[u8]) -> bool {
+    buf.len() >= 20 && buf[0] < 4 && buf[4..8] == MAGIC_COOKIE
+}
+
+fn message_type(buf: &[u8]) -> u16 {
+    u16::from_be_bytes([buf[0], buf[1]])
+}
+
+pub fn is_binding_success(buf: &[u8]) -> bool {
+    is_stun(buf) && message_type(buf) == BINDING_SUCCESS
+}
+
+/// The local ufrag named by a STUN Binding request (`USERNAME` is `local:remote` from the
+/// receiver's side), or `None` for anything else.
+pub fn binding_request_ufrag(buf: &[u8]) -> Option<&str> {
+    if !is_stun(buf) || message_type(buf) != BINDING_REQUEST {
+        return None;
+    }
+    let declared = u16::from_be_bytes([buf[2], buf[3]]) as usize;
+    let end = (20 + declared).min(buf.len());
+    let mut at = 20;
+    while at + 4 <= end {
+        let typ = u16::from_be_bytes([buf[at], buf[at + 1]]);
+        let len = u16::from_be_bytes([buf[at + 2], buf[at + 3]]) as usize;
+        let value = buf.get(at + 4..at + 4 + len)?;
+        if typ == ATTR_USERNAME {
+            return std::str::from_utf8(value).ok()?.split(':').next();
+        }
+        at += 4 + ((len + 3) & !3);
+    }
+    None
+}
+
+/// The first `a=ice-ufrag:` of an SDP.
+pub fn sdp_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
+        .map(str::trim)
+}
+
+/// The session id of an SDP's `o=` line: the same for every offer of one browser peer
+/// connection, different for a new one (a reload).
+pub fn sdp_session_id(sdp: &str) -> Option<&str> {
+    let origin = sdp.lines().find_map(|l| l.trim().strip_prefix("o="))?;
+    origin.split_whitespace().nth(1)
+}
+
+/// The connection address of an `a=candidate:` line or a bare `candidate:` attribute.
+pub fn candidate_ip(candidate: &str) -> Option<&str> {
+    let c = candidate.trim();
+    let c = c.strip_prefix("a=").unwrap_or(c);
+    let c = c.strip_prefix("candidate:")?;
+    // foundation component transport priority address port typ ...
+    c.split_whitespace().nth(4)
+}
+
+/// Removes the candidates whose address `keep` refuses (and any that are not IP
+/// addresses, such as mDNS names), returning the SDP and how many were removed.
+pub fn filter_candidates(sdp: &str, keep: impl Fn(std::net::IpAddr) -> bool) -> (String, usize) {
+    let mut out = String::with_capacity(sdp.len());
+    let mut removed = 0;
+    for line in sdp.split_inclusive('\n') {
+        if line.trim_start().starts_with("a=candidate:") {
+            let ok = candidate_ip(line)
+                .and_then(|ip| ip.parse().ok())
+                .is_some_and(&keep);
+            if !ok {
+                removed += 1;
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    (out, removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding_request(username: &[u8]) -> Vec<u8> {
+        let padded = (username.len() + 3) & !3;
+        let mut m = vec![0x00, 0x01];
+        m.extend_from_slice(&((4 + padded) as u16).to_be_bytes());
+        m.extend_from_slice(&MAGIC_COOKIE);
+        m.extend_from_slice(&[7u8; 12]);
+        m.extend_from_slice(&ATTR_USERNAME.to_be_bytes());
+        m.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        m.extend_from_slice(username);
+        m.resize(20 + 4 + padded, 0);
+        m
+    }
+
+    #[test]
+    fn reads_the_local_ufrag_of_a_binding_request() {
+        let m = binding_request(b"srv1:brws");
+        assert_eq!(binding_request_ufrag(&m), Some("srv1"));
+        assert!(!is_binding_success(&m));
+        let mut ok = m.clone();
+        ok[0] = 0x01;
+        ok[1] = 0x01;
+        assert!(is_binding_success(&ok));
+        assert_eq!(binding_request_ufrag(&ok), None);
+    }
+
+    #[test]
+    fn truncated_or_foreign_datagrams_name_no_peer() {
+        let m = binding_request(b"srv1:brws");
+        for cut in 0..m.len() - 1 {
+            // Never panics; a cut inside the username yields nothing.
+            let _ = binding_request_ufrag(&m[..cut]);
+        }
+        assert_eq!(binding_request_ufrag(&m[..26]), None);
+        assert_eq!(binding_request_ufrag(&[0x80; 40]), None, "RTP is not STUN");
+        let mut bad_len = m.clone();
+        bad_len[22] = 0xff;
+        assert_eq!(binding_request_ufrag(&bad_len), None);
+    }
+
+    #[test]
+    fn reads_sdp_fields_and_filters_candidates() {
+        let sdp = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n\
+                   a=ice-ufrag:abcd\r\n\
+                   a=candidate:1 1 udp 2113937151 127.0.0.1 50000 typ host\r\n\
+                   a=candidate:2 1 udp 2113937151 10.1.2.3 50001 typ host\r\n\
+                   a=candidate:3 1 udp 2113937151 x.local 50002 typ host\r\n\
+                   a=end-of-candidates\r\n";
+        assert_eq!(sdp_ufrag(sdp), Some("abcd"));
+        assert_eq!(sdp_session_id(sdp), Some("4611731400430051336"));
+        assert_eq!(
+            candidate_ip("candidate:1 1 udp 2113937151 127.0.0.1 50000 typ host"),
+            Some("127.0.0.1")
+        );
+        let (kept, removed) = filter_candidates(sdp, |ip| ip.is_loopback());
+        assert_eq!(removed, 2);
+        assert!(kept.contains("127.0.0.1 50000"));
+        assert!(!kept.contains("10.1.2.3") && !kept.contains("x.local"));
+        assert!(kept.ends_with("a=end-of-candidates\r\n"));
+    }
+}

@@ -1,0 +1,1097 @@
+//! One media worker: one OS thread, one UDP socket, every sans-IO `rtc` peer connection
+//! of the calls placed on it.
+//!
+//! The loop: receive a datagram, find its peer (a STUN Binding request names its local
+//! ufrag; anything else is matched by the source address learned from an answered Binding
+//! request), hand it over with the receive time, drain the peer's events and reads
+//! (forwarding RTP and relaying keyframe requests to the other legs of the call), then write
+//! everything queued, then sleep until the next datagram, command or peer timer. The
+//! worker alone owns its peers: no locks on the media path.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{codec, wire, Leg, MediaError, Publisher, WorkerStats};
+use crate::config::Cidr;
+
+/// Keyframe requests to one publisher's track are at most this frequent.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+/// A peer connection that has not connected this long after its answer is dropped.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Housekeeping (setup time-outs, metrics) runs this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Datagrams read per wake-up before the queued output is flushed.
+const BATCH: usize = 64;
+
+pub struct WorkerConfig {
+    pub index: usize,
+    /// What the host candidate announces: the configured public address, or the bound one.
+    pub candidate_addr: SocketAddr,
+    pub allowed: Arc<Vec<Cidr>>,
+}
+
+pub enum Command {
+    Offer {
+        call: Uuid,
+        leg: Leg,
+        sdp: String,
+        reply: oneshot::Sender<Result<String, MediaError>>,
+    },
+    Candidate {
+        call: Uuid,
+        leg: Leg,
+        candidate: String,
+    },
+    Link {
+        call: Uuid,
+    },
+    CloseLeg {
+        call: Uuid,
+        leg: Leg,
+    },
+    CloseCall {
+        call: Uuid,
+    },
+    Stats {
+        reply: oneshot::Sender<WorkerStats>,
+    },
+    Shutdown,
+}
+
+/// Binds the worker's socket (large buffers: one socket carries every call of the worker,
+/// and a scheduling hiccup at thousands of packets a second overflows the default) and
+/// starts its thread.
+pub fn spawn(
+    bind: SocketAddr,
+    announce: Option<IpAddr>,
+    index: usize,
+    allowed: Arc<Vec<Cidr>>,
+    commands: usize,
+) -> std::io::Result<(
+    mpsc::Sender<Command>,
+    SocketAddr,
+    std::thread::JoinHandle<()>,
+)> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(bind),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: the kernel caps these at net.core.rmem_max / wmem_max.
+    let _ = sock.set_recv_buffer_size(4 << 20);
+    let _ = sock.set_send_buffer_size(4 << 20);
+    sock.bind(&bind.into())?;
+    sock.set_nonblocking(true)?;
+    let std_sock: std::net::UdpSocket = sock.into();
+    let local = std_sock.local_addr()?;
+    let candidate_addr = SocketAddr::new(announce.unwrap_or(local.ip()), local.port());
+    let (tx, rx) = mpsc::channel(commands);
+    let cfg = WorkerConfig {
+        index,
+        candidate_addr,
+        allowed,
+    };
+    let join = std::thread::Builder::new()
+        .name(format!("media-{index}"))
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "media worker could not start its runtime");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match UdpSocket::from_std(std_sock) {
+                    Ok(socket) => Worker::new(cfg, socket).run(rx).await,
+                    Err(e) => tracing::error!(error = %e, "media worker socket"),
+                }
+            });
+        })?;
+    Ok((tx, local, join))
+}
+
+struct InTrack {
+    kind: RtpCodecKind,
+    /// Negotiated extension id → index into `codec::FORWARDED_EXTENSIONS` on this leg.
+    ext_in: Vec<(u8, usize)>,
+    receiver_id: RTCRtpReceiverId,
+    ssrc: u32,
+    last_keyframe_request: Option<Instant>,
+}
+
+/// A local track on a receiving leg that carries one publisher's audio or video.
+struct Slot {
+    source: Publisher,
+    kind: RtpCodecKind,
+    sender_id: RTCRtpSenderId,
+    track_id: String,
+    ssrc: u32,
+    /// The payload type negotiated on this leg, resolved at the first packet.
+    pt: Option<u8>,
+    /// `FORWARDED_EXTENSIONS` index → id on this leg (0: not negotiated).
+    ext_out: Vec<u8>,
+}
+
+struct Peer {
+    call: Uuid,
+    leg: Leg,
+    pc: RTCPeerConnection,
+    /// The browser's SDP session id: a new one means a new browser peer connection.
+    session: String,
+    ufrag: String,
+    addrs: Vec<SocketAddr>,
+    connected: bool,
+    ever_connected: bool,
+    created: Instant,
+    inbound: HashMap<String, InTrack>,
+    slots: Vec<Slot>,
+    next_timeout: Option<Instant>,
+    /// rtc 0.21.1 queues the first DTLS flight when ICE connects but sends it only at the
+    /// next `handle_timeout`; one is due on the next loop iteration.
+    kick: bool,
+    /// Set when the first packet was forwarded to this leg after the call was linked.
+    first_forwarded: bool,
+}
+
+struct Call {
+    members: Vec<usize>,
+    linked_at: Option<Instant>,
+}
+
+struct Worker {
+    cfg: WorkerConfig,
+    socket: UdpSocket,
+    peers: Vec<Option<Peer>>,
+    free: Vec<usize>,
+    by_ufrag: HashMap<String, usize>,
+    by_addr: HashMap<SocketAddr, usize>,
+    /// Sources of Binding requests not yet answered with a success: learned only once the
+    /// crate has checked the request's MESSAGE-INTEGRITY (the ufrag is public, the password
+    /// is not).
+    pending: HashMap<SocketAddr, usize>,
+    calls: HashMap<Uuid, Call>,
+    touched: HashSet<usize>,
+    inputs: HashSet<usize>,
+    dead: Vec<usize>,
+    out: Vec<TaggedBytesMut>,
+    stats: WorkerStats,
+    /// What was last published to the metrics registry, to publish differences.
+    published: WorkerStats,
+    next_sweep: Instant,
+    /// Receive time of the oldest datagram of the current batch.
+    batch_started: Option<Instant>,
+}
+
+impl Worker {
+    fn new(cfg: WorkerConfig, socket: UdpSocket) -> Self {
+        Worker {
+            cfg,
+            socket,
+            peers: Vec::new(),
+            free: Vec::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            pending: HashMap::new(),
+            calls: HashMap::new(),
+            touched: HashSet::new(),
+            inputs: HashSet::new(),
+            dead: Vec::new(),
+            out: Vec::new(),
+            stats: WorkerStats::default(),
+            published: WorkerStats::default(),
+            next_sweep: Instant::now() + SWEEP_EVERY,
+            batch_started: None,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let now = Instant::now();
+            self.handle_timers(now);
+            self.process(now);
+            self.flush();
+            let deadline = self
+                .peers
+                .iter()
+                .flatten()
+                .filter_map(|p| if p.kick { Some(now) } else { p.next_timeout })
+                .chain(std::iter::once(self.next_sweep))
+                .min()
+                .unwrap_or(self.next_sweep)
+                // A deadline already past wakes at once, but never spins.
+                .max(now + Duration::from_micros(200));
+            tokio::select! {
+                biased;
+                cmd = rx.recv() => match cmd {
+                    None | Some(Command::Shutdown) => break,
+                    Some(cmd) => self.command(cmd),
+                },
+                r = self.socket.recv_from(&mut buf) => {
+                    let Ok((n, src)) = r else { continue };
+                    self.on_datagram(&buf[..n], src, Instant::now());
+                    for _ in 1..BATCH {
+                        match self.socket.try_recv_from(&mut buf) {
+                            Ok((n, src)) => self.on_datagram(&buf[..n], src, Instant::now()),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+            }
+        }
+        let all: Vec<usize> = (0..self.peers.len()).collect();
+        for idx in all {
+            self.remove_peer(idx);
+        }
+        self.flush();
+        self.publish_metrics();
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Offer {
+                call,
+                leg,
+                sdp,
+                reply,
+            } => {
+                let r = self.offer(call, leg, &sdp);
+                let _ = reply.send(r);
+            }
+            Command::Candidate {
+                call,
+                leg,
+                candidate,
+            } => self.remote_candidate(call, leg, candidate),
+            Command::Link { call } => self.link(call),
+            Command::CloseLeg { call, leg } => {
+                if let Some(idx) = self.find(call, leg) {
+                    self.remove_peer(idx);
+                }
+            }
+            Command::CloseCall { call } => {
+                if let Some(c) = self.calls.remove(&call) {
+                    for idx in c.members {
+                        self.remove_peer(idx);
+                    }
+                }
+            }
+            Command::Stats { reply } => {
+                let mut s = self.stats.clone();
+                s.peers = self.peers.iter().flatten().count() as u64;
+                s.calls = self.calls.len() as u64;
+                s.cpu_ns = thread_cpu_ns();
+                let _ = reply.send(s);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.cfg.allowed.iter().any(|c| c.contains(ip))
+    }
+
+    fn find(&self, call: Uuid, leg: Leg) -> Option<usize> {
+        self.calls.get(&call)?.members.iter().copied().find(|&i| {
+            self.peers[i]
+                .as_ref()
+                .is_some_and(|p| p.leg == leg && p.call == call)
+        })
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Signaling: an offer in, an answer out.
+    // ---------------------------------------------------------------------------------
+
+    fn offer(&mut self, call: Uuid, leg: Leg, sdp: &str) -> Result<String, MediaError> {
+        let (sdp, removed) = wire::filter_candidates(sdp, |ip| self.allowed(ip));
+        if removed > 0 {
+            self.stats.candidates_refused += removed as u64;
+        }
+        let session = wire::sdp_session_id(&sdp)
+            .ok_or_else(|| MediaError::BadSdp("the offer has no o= line".into()))?
+            .to_owned();
+        if let Some(idx) = self.find(call, leg) {
+            let same = self.peers[idx]
+                .as_ref()
+                .is_some_and(|p| p.session == session);
+            if same {
+                return self.renegotiate(idx, sdp);
+            }
+            // A new browser peer connection (a reload): it replaces the old leg.
+            self.remove_peer(idx);
+        }
+        self.new_peer(call, leg, session, sdp)
+    }
+
+    fn new_peer(
+        &mut self,
+        call: Uuid,
+        leg: Leg,
+        session: String,
+        sdp: String,
+    ) -> Result<String, MediaError> {
+        let now = Instant::now();
+        let mut pc = build_pc(now)?;
+        let offer = RTCSessionDescription::offer(sdp).map_err(bad_sdp)?;
+        pc.set_remote_description(now, offer).map_err(bad_sdp)?;
+        let mut slots = Vec::new();
+        for source in leg.receives() {
+            for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+                slots.push(add_slot(&mut pc, call, *source, kind)?);
+            }
+        }
+        let host = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: self.cfg.candidate_addr.ip().to_string(),
+                port: self.cfg.candidate_addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(internal)?;
+        let init = RTCIceCandidate::from(&host).to_json().map_err(internal)?;
+        pc.add_local_candidate(init).map_err(internal)?;
+        // End of our candidates: there is only the one.
+        pc.add_local_candidate(RTCIceCandidateInit::default())
+            .map_err(internal)?;
+        let answer = pc.create_answer(None).map_err(bad_sdp)?;
+        pc.set_local_description(now, answer).map_err(bad_sdp)?;
+        let answer = pc
+            .local_description()
+            .ok_or_else(|| MediaError::Internal("no local description".into()))?;
+        let ufrag = wire::sdp_ufrag(&answer.sdp)
+            .ok_or_else(|| MediaError::Internal("answer without ice-ufrag".into()))?
+            .to_owned();
+        if self.by_ufrag.contains_key(&ufrag) {
+            return Err(MediaError::Internal("ICE ufrag collision".into()));
+        }
+        let next_timeout = pc.poll_timeout();
+        let peer = Peer {
+            call,
+            leg,
+            pc,
+            session,
+            ufrag: ufrag.clone(),
+            addrs: Vec::new(),
+            connected: false,
+            ever_connected: false,
+            created: now,
+            inbound: HashMap::new(),
+            slots,
+            next_timeout,
+            kick: false,
+            first_forwarded: false,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.peers[i] = Some(peer);
+                i
+            }
+            None => {
+                self.peers.push(Some(peer));
+                self.peers.len() - 1
+            }
+        };
+        self.by_ufrag.insert(ufrag, idx);
+        self.calls
+            .entry(call)
+            .or_insert_with(|| Call {
+                members: Vec::new(),
+                linked_at: None,
+            })
+            .members
+            .push(idx);
+        self.stats.peers_created += 1;
+        self.touched.insert(idx);
+        self.inputs.insert(idx);
+        Ok(answer.sdp)
+    }
+
+    /// A new offer on the same browser peer connection: a track added or removed, a
+    /// direction changed, or an ICE restart (new credentials, so the demux is re-keyed).
+    fn renegotiate(&mut self, idx: usize, sdp: String) -> Result<String, MediaError> {
+        let now = Instant::now();
+        let Some(p) = self.peers[idx].as_mut() else {
+            return Err(MediaError::Internal("peer vanished".into()));
+        };
+        let offer = RTCSessionDescription::offer(sdp).map_err(bad_sdp)?;
+        p.pc.set_remote_description(now, offer).map_err(bad_sdp)?;
+        let answer = p.pc.create_answer(None).map_err(bad_sdp)?;
+        p.pc.set_local_description(now, answer).map_err(bad_sdp)?;
+        let answer =
+            p.pc.local_description()
+                .ok_or_else(|| MediaError::Internal("no local description".into()))?;
+        if let Some(u) = wire::sdp_ufrag(&answer.sdp) {
+            if u != p.ufrag {
+                let u = u.to_owned();
+                self.by_ufrag.remove(&p.ufrag);
+                self.pending.retain(|_, v| *v != idx);
+                self.by_ufrag.insert(u.clone(), idx);
+                p.ufrag = u;
+                self.stats.ice_restarts += 1;
+            }
+        }
+        // Payload types and extension ids may have changed: resolve them again.
+        for s in &mut p.slots {
+            s.pt = None;
+        }
+        self.stats.renegotiations += 1;
+        self.touched.insert(idx);
+        self.inputs.insert(idx);
+        Ok(answer.sdp)
+    }
+
+    fn remote_candidate(&mut self, call: Uuid, leg: Leg, candidate: String) {
+        let ok = wire::candidate_ip(&candidate)
+            .and_then(|ip| ip.parse().ok())
+            .is_some_and(|ip| self.allowed(ip));
+        if !ok {
+            self.stats.candidates_refused += 1;
+            return;
+        }
+        let Some(idx) = self.find(call, leg) else {
+            return;
+        };
+        if let Some(p) = self.peers[idx].as_mut() {
+            let init = RTCIceCandidateInit {
+                candidate,
+                ..Default::default()
+            };
+            // The server is ICE-lite and never dials candidates; a malformed one is harmless.
+            let _ = p.pc.add_remote_candidate(init);
+            self.touched.insert(idx);
+        }
+    }
+
+    /// The desk started the call: forwarding between its legs begins, and each publisher
+    /// is asked for a keyframe so that the other side shows video at once.
+    fn link(&mut self, call: Uuid) {
+        let now = Instant::now();
+        let c = self.calls.entry(call).or_insert_with(|| Call {
+            members: Vec::new(),
+            linked_at: None,
+        });
+        if c.linked_at.is_none() {
+            c.linked_at = Some(now);
+        }
+        for source in [Publisher::Citizen, Publisher::Officer] {
+            self.request_keyframe(call, source, now, true);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Ingress.
+    // ---------------------------------------------------------------------------------
+
+    fn on_datagram(&mut self, data: &[u8], src: SocketAddr, now: Instant) {
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += data.len() as u64;
+        if !self.allowed(src.ip()) {
+            self.stats.sources_refused += 1;
+            return;
+        }
+        let idx = match wire::binding_request_ufrag(data) {
+            Some(ufrag) => {
+                let idx = self.by_ufrag.get(ufrag).copied();
+                if let Some(idx) = idx {
+                    if self.by_addr.get(&src) != Some(&idx) {
+                        self.pending.insert(src, idx);
+                    }
+                }
+                idx
+            }
+            None => self.by_addr.get(&src).copied(),
+        };
+        let Some(idx) = idx else {
+            self.stats.unknown_source += 1;
+            return;
+        };
+        let Some(p) = self.peers[idx].as_mut() else {
+            return;
+        };
+        self.batch_started.get_or_insert(now);
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.cfg.candidate_addr,
+                peer_addr: src,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        };
+        if let Err(e) = p.pc.handle_read(msg) {
+            tracing::trace!(error = %e, "media: datagram refused by the peer connection");
+        }
+        self.inputs.insert(idx);
+        self.touched.insert(idx);
+    }
+
+    fn handle_timers(&mut self, now: Instant) {
+        for (idx, slot) in self.peers.iter_mut().enumerate() {
+            let Some(p) = slot else { continue };
+            let due = p.kick || p.next_timeout.is_some_and(|t| t <= now);
+            if due {
+                p.kick = false;
+                if let Err(e) = p.pc.handle_timeout(now) {
+                    tracing::trace!(error = %e, "media: timer");
+                }
+                self.inputs.insert(idx);
+                self.touched.insert(idx);
+            }
+        }
+        if now >= self.next_sweep {
+            self.next_sweep = now + SWEEP_EVERY;
+            for (idx, slot) in self.peers.iter().enumerate() {
+                if let Some(p) = slot {
+                    if !p.ever_connected && now.duration_since(p.created) > SETUP_TIMEOUT {
+                        self.stats.setup_timeouts += 1;
+                        self.dead.push(idx);
+                    }
+                }
+            }
+            self.publish_metrics();
+        }
+    }
+
+    /// Drains the peers that had input (events and reads, forwarding as it goes), then
+    /// collects every touched peer's output. Events can queue writes and reads can raise
+    /// events, so both are drained until empty before anything is written.
+    fn process(&mut self, now: Instant) {
+        while !self.inputs.is_empty() {
+            let inputs: Vec<usize> = self.inputs.drain().collect();
+            for idx in inputs {
+                loop {
+                    let events = self.drain_events(idx, now);
+                    let reads = self.drain_reads(idx, now);
+                    if events + reads == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        let touched: Vec<usize> = self.touched.drain().collect();
+        // Addresses that now belong to another peer (a client re-used a port).
+        let mut moved = Vec::new();
+        for idx in touched {
+            let Some(p) = self.peers[idx].as_mut() else {
+                continue;
+            };
+            while let Some(m) = p.pc.poll_write() {
+                if !self.pending.is_empty()
+                    && wire::is_binding_success(&m.message)
+                    && self.pending.get(&m.transport.peer_addr) == Some(&idx)
+                {
+                    let addr = m.transport.peer_addr;
+                    self.pending.remove(&addr);
+                    if let Some(old) = self.by_addr.insert(addr, idx) {
+                        if old != idx {
+                            moved.push((old, addr));
+                        }
+                    }
+                    p.addrs.push(addr);
+                }
+                self.out.push(m);
+            }
+            p.next_timeout = p.pc.poll_timeout();
+        }
+        for (old, addr) in moved {
+            if let Some(o) = self.peers[old].as_mut() {
+                o.addrs.retain(|a| *a != addr);
+            }
+        }
+        for idx in std::mem::take(&mut self.dead) {
+            self.remove_peer(idx);
+        }
+    }
+
+    fn drain_events(&mut self, idx: usize, now: Instant) -> usize {
+        let mut n = 0;
+        let mut wants_keyframes = None;
+        let Some(p) = self.peers[idx].as_mut() else {
+            return 0;
+        };
+        while let Some(ev) = p.pc.poll_event() {
+            n += 1;
+            match ev {
+                RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(
+                    RTCIceConnectionState::Connected,
+                ) => p.kick = true,
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => match s {
+                    RTCPeerConnectionState::Connected => {
+                        p.connected = true;
+                        p.ever_connected = true;
+                        // A receiver that just connected needs a keyframe to show video.
+                        wants_keyframes = Some(p.call);
+                    }
+                    RTCPeerConnectionState::Disconnected => p.connected = false,
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                        p.connected = false;
+                        self.dead.push(idx);
+                    }
+                    _ => {}
+                },
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    let (kind, ext_in) = match p.pc.rtp_receiver(init.receiver_id) {
+                        Some(mut r) => {
+                            let kind = r.track().kind();
+                            let ext_in = r
+                                .get_parameters()
+                                .rtp_parameters
+                                .header_extensions
+                                .iter()
+                                .filter_map(|e| {
+                                    let i = codec::FORWARDED_EXTENSIONS
+                                        .iter()
+                                        .position(|u| *u == e.uri)?;
+                                    Some((e.id as u8, i))
+                                })
+                                .collect();
+                            (kind, ext_in)
+                        }
+                        None => (RtpCodecKind::Unspecified, Vec::new()),
+                    };
+                    p.inbound.insert(
+                        init.track_id.clone(),
+                        InTrack {
+                            kind,
+                            ext_in,
+                            receiver_id: init.receiver_id,
+                            ssrc: init.ssrc,
+                            last_keyframe_request: None,
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        if let Some(call) = wants_keyframes {
+            if self.calls.get(&call).is_some_and(|c| c.linked_at.is_some()) {
+                for source in [Publisher::Citizen, Publisher::Officer] {
+                    self.request_keyframe(call, source, now, false);
+                }
+            }
+        }
+        n
+    }
+
+    fn drain_reads(&mut self, idx: usize, now: Instant) -> usize {
+        let mut n = 0;
+        loop {
+            let Some(p) = self.peers[idx].as_mut() else {
+                return n;
+            };
+            let Some(TaggedRTCMessage { message, .. }) = p.pc.poll_read() else {
+                return n;
+            };
+            n += 1;
+            match message {
+                RTCMessage::RtpPacket(track_id, pkt) => {
+                    self.stats.rtp_in += 1;
+                    if !p.inbound.contains_key(&track_id) {
+                        // The track's OnTrack was raised while its first packet was read.
+                        self.drain_events(idx, now);
+                    }
+                    self.on_rtp(idx, &track_id, pkt, now);
+                }
+                RTCMessage::RtcpPacket(track_id, pkts) => {
+                    self.stats.rtcp_in += 1;
+                    if !pkts
+                        .iter()
+                        .any(|pk| codec::is_keyframe_request(pk.as_ref()))
+                    {
+                        continue;
+                    }
+                    // Keyframe requests about one of our senders carry its track id.
+                    let Some(slot) = p.slots.iter().find(|s| s.track_id == track_id) else {
+                        continue;
+                    };
+                    if slot.kind != RtpCodecKind::Video {
+                        continue;
+                    }
+                    self.stats.keyframe_requests_in += 1;
+                    let (call, source) = (p.call, slot.source);
+                    self.request_keyframe(call, source, now, false);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_rtp(&mut self, from: usize, track_id: &str, mut pkt: rtp::Packet, now: Instant) {
+        let Some(p) = self.peers[from].as_ref() else {
+            return;
+        };
+        let Some(source) = p.leg.publisher() else {
+            return; // monitors never publish
+        };
+        let Some(t) = p.inbound.get(track_id) else {
+            self.stats.rtp_unknown_track += 1;
+            return;
+        };
+        let call = p.call;
+        if self.calls.get(&call).is_none_or(|c| c.linked_at.is_none()) {
+            // Instant connect: connected before the call, nothing to forward to yet.
+            self.stats.rtp_before_call += 1;
+            return;
+        }
+        let kind = t.kind;
+        // End-to-end extensions only, as (FORWARDED_EXTENSIONS index, payload).
+        let kept: Vec<(usize, bytes::Bytes)> = if pkt.header.extension {
+            std::mem::take(&mut pkt.header.extensions)
+                .into_iter()
+                .filter_map(|e| {
+                    let i = t.ext_in.iter().find(|(id, _)| *id == e.id)?.1;
+                    Some((i, e.payload))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        pkt.header.extension = false;
+        pkt.header.extension_profile = 0;
+        pkt.header.extensions.clear();
+        let members = match self.calls.get(&call) {
+            Some(c) => c.members.clone(),
+            None => return,
+        };
+        let linked_at = self.calls.get(&call).and_then(|c| c.linked_at);
+        for sub in members {
+            if sub == from {
+                continue;
+            }
+            let Some(s) = self.peers[sub].as_mut() else {
+                continue;
+            };
+            if !s.connected {
+                continue;
+            }
+            let Some(slot) = s
+                .slots
+                .iter_mut()
+                .find(|sl| sl.source == source && sl.kind == kind)
+            else {
+                continue;
+            };
+            let Some(mut sender) = s.pc.rtp_sender(slot.sender_id) else {
+                continue;
+            };
+            let pt = match slot.pt {
+                Some(pt) => pt,
+                None => {
+                    let params = sender.get_parameters();
+                    let mime = codec::codec_for(kind).mime_type;
+                    let Some(pt) = params
+                        .rtp_parameters
+                        .codecs
+                        .iter()
+                        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&mime))
+                        .map(|c| c.payload_type)
+                    else {
+                        continue; // not negotiated on this leg (e.g. refused m-line)
+                    };
+                    let exts = &params.rtp_parameters.header_extensions;
+                    slot.ext_out = codec::FORWARDED_EXTENSIONS
+                        .iter()
+                        .map(|u| exts.iter().find(|e| e.uri == *u).map_or(0, |e| e.id as u8))
+                        .collect();
+                    slot.pt = Some(pt);
+                    pt
+                }
+            };
+            let mut out = pkt.clone();
+            out.header.ssrc = slot.ssrc;
+            out.header.payload_type = pt;
+            for (i, payload) in &kept {
+                let id = slot.ext_out.get(*i).copied().unwrap_or(0);
+                if id != 0 {
+                    out.header.extensions.push(rtp::header::Extension {
+                        id,
+                        payload: payload.clone(),
+                    });
+                }
+            }
+            if !out.header.extensions.is_empty() {
+                out.header.extension = true;
+                let one_byte = out
+                    .header
+                    .extensions
+                    .iter()
+                    .all(|e| (1..=14).contains(&e.id) && e.payload.len() <= 16);
+                out.header.extension_profile = if one_byte { 0xBEDE } else { 0x1000 };
+            }
+            match sender.write_rtp(now, out) {
+                Ok(()) => {
+                    self.stats.rtp_out += 1;
+                    if !s.first_forwarded {
+                        s.first_forwarded = true;
+                        if let Some(at) = linked_at {
+                            let secs = now.saturating_duration_since(at).as_secs_f64();
+                            metrics::histogram!(
+                                "sunwai_media_first_packet_seconds",
+                                "leg" => s.leg.kind_name()
+                            )
+                            .record(secs);
+                        }
+                    }
+                }
+                Err(_) => self.stats.rtp_write_errors += 1,
+            }
+            self.touched.insert(sub);
+        }
+    }
+
+    /// Sends a PLI for `source`'s video in `call`, at most every `KEYFRAME_REQUEST_GAP`
+    /// (unless `force`, when a call starts).
+    fn request_keyframe(&mut self, call: Uuid, source: Publisher, now: Instant, force: bool) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        for &idx in &c.members {
+            let Some(p) = self.peers[idx].as_mut() else {
+                continue;
+            };
+            if p.leg.publisher() != Some(source) || !p.connected {
+                continue;
+            }
+            for t in p.inbound.values_mut() {
+                if t.kind != RtpCodecKind::Video {
+                    continue;
+                }
+                let recent = t
+                    .last_keyframe_request
+                    .is_some_and(|last| now.duration_since(last) < KEYFRAME_REQUEST_GAP);
+                if recent && !force {
+                    self.stats.keyframe_requests_throttled += 1;
+                    continue;
+                }
+                t.last_keyframe_request = Some(now);
+                let pli = PictureLossIndication {
+                    sender_ssrc: 0,
+                    media_ssrc: t.ssrc,
+                };
+                if let Some(mut r) = p.pc.rtp_receiver(t.receiver_id) {
+                    if r.write_rtcp(now, vec![Box::new(pli)]).is_ok() {
+                        self.stats.keyframe_requests_out += 1;
+                    }
+                }
+                self.touched.insert(idx);
+            }
+        }
+    }
+
+    /// Forgets a peer: closes it, flushes what closing queued, and drops every index.
+    fn remove_peer(&mut self, idx: usize) {
+        let Some(mut p) = self.peers.get_mut(idx).and_then(Option::take) else {
+            return;
+        };
+        let _ = p.pc.close();
+        while let Some(m) = p.pc.poll_write() {
+            self.out.push(m);
+        }
+        self.by_ufrag.remove(&p.ufrag);
+        self.pending.retain(|_, v| *v != idx);
+        for a in &p.addrs {
+            if self.by_addr.get(a) == Some(&idx) {
+                self.by_addr.remove(a);
+            }
+        }
+        if let Some(c) = self.calls.get_mut(&p.call) {
+            c.members.retain(|&m| m != idx);
+            if c.members.is_empty() && c.linked_at.is_none() {
+                self.calls.remove(&p.call);
+            }
+        }
+        self.touched.remove(&idx);
+        self.inputs.remove(&idx);
+        self.free.push(idx);
+        self.stats.peers_removed += 1;
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Egress.
+    // ---------------------------------------------------------------------------------
+
+    /// Writes everything queued. Never waits: when the socket's buffer is full the datagram
+    /// is dropped and counted, so a slow path never stalls the other calls of this worker.
+    fn flush(&mut self) {
+        for m in self.out.drain(..) {
+            match self.socket.try_send_to(&m.message, m.transport.peer_addr) {
+                Ok(_) => {
+                    self.stats.datagrams_out += 1;
+                    self.stats.bytes_out += m.message.len() as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.stats.send_dropped += 1;
+                }
+                Err(_) => self.stats.send_errors += 1,
+            }
+        }
+        if let Some(started) = self.batch_started.take() {
+            metrics::histogram!("sunwai_media_forward_latency_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
+    }
+
+    fn publish_metrics(&mut self) {
+        let s = &self.stats;
+        let p = &self.published;
+        let w = self.cfg.index.to_string();
+        for (name, now, before) in [
+            ("sunwai_media_rtp_in_total", s.rtp_in, p.rtp_in),
+            ("sunwai_media_rtp_forwarded_total", s.rtp_out, p.rtp_out),
+            (
+                "sunwai_media_send_dropped_total",
+                s.send_dropped,
+                p.send_dropped,
+            ),
+            (
+                "sunwai_media_send_errors_total",
+                s.send_errors,
+                p.send_errors,
+            ),
+            (
+                "sunwai_media_write_errors_total",
+                s.rtp_write_errors,
+                p.rtp_write_errors,
+            ),
+            (
+                "sunwai_media_keyframe_requests_total",
+                s.keyframe_requests_out,
+                p.keyframe_requests_out,
+            ),
+            (
+                "sunwai_media_refused_sources_total",
+                s.sources_refused,
+                p.sources_refused,
+            ),
+            (
+                "sunwai_media_refused_candidates_total",
+                s.candidates_refused,
+                p.candidates_refused,
+            ),
+            (
+                "sunwai_media_setup_timeouts_total",
+                s.setup_timeouts,
+                p.setup_timeouts,
+            ),
+        ] {
+            if now > before {
+                metrics::counter!(name, "worker" => w.clone()).increment(now - before);
+            }
+        }
+        let peers = self.peers.iter().flatten().count() as f64;
+        metrics::gauge!("sunwai_media_peers", "worker" => w).set(peers);
+        self.published = self.stats.clone();
+    }
+}
+
+fn build_pc(now: Instant) -> Result<RTCPeerConnection, MediaError> {
+    let mut me = codec::media_engine().map_err(internal)?;
+    let registry = codec::registry(&mut me).map_err(internal)?;
+    let settings = SettingEngineBuilder::new()
+        .with_lite(true)
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .build();
+    RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(me)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .build(now)
+        .map_err(internal)
+}
+
+/// Adds a local track carrying `source`'s audio or video. After the remote offer is set,
+/// `add_track` takes an offered transceiver of that kind that has no sender yet.
+fn add_slot(
+    pc: &mut RTCPeerConnection,
+    call: Uuid,
+    source: Publisher,
+    kind: RtpCodecKind,
+) -> Result<Slot, MediaError> {
+    let ssrc = rand::random::<u32>();
+    let kind_name = if kind == RtpCodecKind::Audio {
+        "audio"
+    } else {
+        "video"
+    };
+    let stream_id = format!("{}-{}", source.name(), call.simple());
+    let track_id = format!("{}-{kind_name}", source.name());
+    let track = MediaStreamTrack::new(
+        stream_id,
+        track_id.clone(),
+        track_id.clone(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: codec::codec_for(kind),
+            ..Default::default()
+        }],
+    );
+    let sender_id = pc.add_track(track).map_err(bad_sdp)?;
+    Ok(Slot {
+        source,
+        kind,
+        sender_id,
+        track_id,
+        ssrc,
+        pt: None,
+        ext_out: Vec::new(),
+    })
+}
+
+fn bad_sdp(e: impl std::fmt::Display) -> MediaError {
+    MediaError::BadSdp(e.to_string())
+}
+
+fn internal(e: impl std::fmt::Display) -> MediaError {
+    MediaError::Internal(e.to_string())
+}
+
+/// CPU time this thread has used, from the scheduler's own accounting.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}

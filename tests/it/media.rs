@@ -1,0 +1,292 @@
+//! Media through the server's SFU with real WebRTC peers (webrtc-rs clients in this
+//! process) over loopback UDP: both directions with packet counts and payload checks, a
+//! keyframe request reaching the sender, instant connect, a silent monitor receiving both
+//! sides, and hang-up releasing every peer connection.
+
+use std::time::Duration;
+
+use sunwai::loadtest::{call_tag, negotiate};
+use sunwai::sfu::client::{ClientReport, MediaClient, Origin, Role};
+use sunwai::sfu::Publisher;
+use sunwai_signaling::{ClientMsg, ErrorCode, SdpKind, ServerMsg, SessionDescription};
+use tokio::sync::watch;
+
+use crate::helpers::*;
+
+const CONNECT: Duration = Duration::from_secs(10);
+
+fn got(r: &ClientReport, tag: u32, from: Publisher, video: bool) -> u64 {
+    r.received
+        .get(&Origin::new(tag, from, video))
+        .map_or(0, |x| x.packets)
+}
+
+async fn media_json(app: &TestApp, bearer: &str) -> serde_json::Value {
+    let r = app
+        .http("GET", "/api/media", &[("authorization", bearer)], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str(&r.body).unwrap()
+}
+
+/// Polls `/api/media` until `pred` holds.
+async fn media_until(
+    app: &TestApp,
+    bearer: &str,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = media_json(app, bearer).await;
+        if pred(&v) {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: media stats are {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn is_queued(c: &mut sunwai_signaling::Client) {
+    expect(c, "queue", |m| matches!(m, ServerMsg::Queue { .. })).await;
+}
+
+async fn wait_for<F: Fn(&ClientReport) -> bool>(c: &MediaClient, what: &str, pred: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !pred(&c.report()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {:?}",
+            c.report()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_carries_media_both_ways_and_a_supervisor_listens_in_silently() {
+    let app = spawn_app().await;
+    let bearer = format!("Bearer {}", app.login("supervisor").await);
+
+    // The citizen waits at the front and connects media before any officer is on duty.
+    let mut citizen = app.citizen().await;
+    let joined = join(&mut citizen, "Ram Kumar").await;
+    is_queued(&mut citizen).await;
+    let tag = call_tag(joined.entry);
+    let mut c_media = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
+        .await
+        .unwrap();
+    negotiate(&mut citizen, &c_media).await.unwrap();
+    c_media.wait_connected(CONNECT).await.unwrap();
+
+    // Nothing is forwarded before the call: there is nobody to forward to.
+    let mut officer = app.officer("officer1").await;
+    officer.request_ok(|id| ClientMsg::Ready { id }).await.ok();
+    let offer = expect(&mut officer, "an offer", |m| {
+        matches!(m, ServerMsg::Offer { .. })
+    })
+    .await;
+    let ServerMsg::Offer { entry, .. } = offer else {
+        unreachable!()
+    };
+    assert_eq!(entry, joined.entry);
+    // An officer has no media leg until the call starts.
+    let refused = officer
+        .request(|id| ClientMsg::Sdp {
+            id,
+            description: SessionDescription {
+                sdp_type: SdpKind::Offer,
+                sdp: "v=0\r\n".into(),
+            },
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            refused,
+            ServerMsg::Error {
+                code: ErrorCode::OutOfOrder,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    officer
+        .request_ok(|id| ClientMsg::Accept { id, entry })
+        .await
+        .unwrap();
+    expect(&mut officer, "call_started", |m| {
+        matches!(m, ServerMsg::CallStarted { .. })
+    })
+    .await;
+    let mut o_media = MediaClient::new(Role::Publish(Publisher::Officer), tag)
+        .await
+        .unwrap();
+    negotiate(&mut officer, &o_media).await.unwrap();
+    o_media.wait_connected(CONNECT).await.unwrap();
+
+    let (stop_tx, stop) = watch::channel(false);
+    c_media.publish(1_500_000, stop.clone());
+    o_media.publish(1_500_000, stop.clone());
+
+    // Both directions carry audio and video.
+    for (m, from) in [
+        (&c_media, Publisher::Officer),
+        (&o_media, Publisher::Citizen),
+    ] {
+        wait_for(m, "audio and video from the other side", |r| {
+            got(r, tag, from, false) > 20 && got(r, tag, from, true) > 50
+        })
+        .await;
+    }
+
+    // A keyframe request from the citizen reaches the officer's video sender.
+    let before = o_media.report().keyframe_requests;
+    c_media.request_keyframe(Publisher::Officer).await.unwrap();
+    wait_for(&o_media, "the keyframe request at the officer", |r| {
+        r.keyframe_requests > before
+    })
+    .await;
+
+    // A supervisor listens in: receive-only, both sides, written to the record.
+    let mut sup = app.staff("supervisor").await;
+    sup.request_ok(|id| ClientMsg::Monitor { id, entry })
+        .await
+        .unwrap();
+    let mut m_media = MediaClient::new(Role::Monitor, tag).await.unwrap();
+    negotiate(&mut sup, &m_media).await.unwrap();
+    m_media.wait_connected(CONNECT).await.unwrap();
+    wait_for(&m_media, "both sides at the monitor", |r| {
+        [Publisher::Citizen, Publisher::Officer]
+            .iter()
+            .all(|p| got(r, tag, *p, false) > 10 && got(r, tag, *p, true) > 20)
+    })
+    .await;
+    let v = media_json(&app, &bearer).await;
+    assert_eq!(v["peers"], 3, "{v}");
+    sup.request_ok(|id| ClientMsg::StopMonitor { id, entry })
+        .await
+        .unwrap();
+    m_media.close().await;
+
+    // Stop, let the last packets land, and count: nothing lost, corrupted or foreign.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop_tx.send(true);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (c, o) = (c_media.report(), o_media.report());
+    for (sender, receiver, from) in [(&c, &o, Publisher::Citizen), (&o, &c, Publisher::Officer)] {
+        let (a, v) = (
+            got(receiver, tag, from, false),
+            got(receiver, tag, from, true),
+        );
+        assert!(sender.sent_video > 100, "{sender:?}");
+        // Everything sent after the receiver connected arrived; the first packets may have
+        // been sent while the other side was still connecting.
+        assert!(
+            a + 5 >= sender.sent_audio && a <= sender.sent_audio,
+            "{from:?} audio: sent {}, got {a}",
+            sender.sent_audio
+        );
+        assert!(
+            v + 15 >= sender.sent_video && v <= sender.sent_video,
+            "{from:?} video: sent {}, got {v}",
+            sender.sent_video
+        );
+        let r = &receiver.received[&Origin::new(tag, from, true)];
+        assert_eq!(r.gaps, 0, "{from:?} video gaps");
+    }
+    assert_eq!(c.corrupt + o.corrupt + c.foreign + o.foreign, 0);
+
+    // The monitor session is in the record's history and the audit log.
+    let store = app.store().await;
+    let record = store
+        .get(sunwai::core::ids::EntryId(entry))
+        .await
+        .unwrap()
+        .unwrap();
+    let notes: Vec<String> = record
+        .history
+        .iter()
+        .map(|h| format!("{h:?}"))
+        .filter(|h| h.contains("silent monitoring"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{:?}", record.history);
+    let audit = app
+        .http("GET", "/api/audit", &[("authorization", &bearer)], None)
+        .await;
+    assert!(audit.body.contains("monitor_start") && audit.body.contains("monitor_stop"));
+
+    // Hang-up releases every peer connection.
+    officer
+        .request_ok(|id| ClientMsg::EndCall { id, no_show: false })
+        .await
+        .unwrap();
+    let v = media_until(&app, &bearer, "peers released", |v| {
+        v["peers"] == 0 && v["calls"] == 0
+    })
+    .await;
+    assert!(v["rtp_forwarded"].as_u64().unwrap() > 500, "{v}");
+    c_media.close().await;
+    o_media.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_is_only_for_calls_and_the_front_of_the_queue() {
+    let app = spawn_app_with(|c| c.media.instant_connect_position = 1).await;
+    let mut first = app.citizen().await;
+    join(&mut first, "First").await;
+    is_queued(&mut first).await;
+    let mut second = app.citizen().await;
+    join(&mut second, "Second").await;
+    is_queued(&mut second).await;
+    let m = MediaClient::new(Role::Publish(Publisher::Citizen), 2)
+        .await
+        .unwrap();
+    let sdp = m.offer().await.unwrap();
+    let offer = |sdp: String| {
+        move |id| ClientMsg::Sdp {
+            id,
+            description: SessionDescription {
+                sdp_type: SdpKind::Offer,
+                sdp,
+            },
+        }
+    };
+    // Second in line is past the instant-connect position: no media state for them.
+    let r = second.request(offer(sdp.clone())).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            ServerMsg::Error {
+                code: ErrorCode::OutOfOrder,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    // A malformed offer is refused with a typed error, not a dropped connection.
+    let r = first
+        .request(offer("v=0\r\nnonsense".into()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r,
+            ServerMsg::Error {
+                code: ErrorCode::InvalidInput,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    // The first in line may connect, and the connection still works afterwards.
+    let r = first.request(offer(sdp)).await.unwrap();
+    assert!(matches!(r, ServerMsg::Ok { .. }), "{r:?}");
+    first.request_ok(|id| ClientMsg::Ping { id }).await.ok();
+    m.close().await;
+    app.stop().await;
+}
