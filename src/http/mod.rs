@@ -8,6 +8,7 @@ pub mod limits;
 mod pages;
 mod staff;
 pub mod translate;
+mod wallboard;
 mod ws;
 
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 
 use crate::app::{metrics_handle, App};
 
@@ -29,6 +30,7 @@ const WS_FRAME_LIMIT: usize = 1024 * 1024;
 pub const SESSION_COOKIE: &str = "sunwai_session";
 
 pub fn router(app: App) -> Router {
+    let forecasts = wallboard::ForecastCache::new(app.desks());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -37,6 +39,8 @@ pub fn router(app: App) -> Router {
         .route("/api/desks", get(api::desks))
         .route("/api/catalog", get(api::catalog))
         .route("/api/desks/{desk}/complaints", post(api::written_complaint))
+        .route("/api/desks/{desk}/today", get(wallboard::today))
+        .route("/api/desks/{desk}/forecast", get(wallboard::forecast))
         .route("/api/status", post(api::status_lookup))
         .route("/api/login", post(api::login))
         .route("/api/logout", post(api::logout))
@@ -47,6 +51,7 @@ pub fn router(app: App) -> Router {
         .route("/api/records/{reference}/status", post(api::set_status))
         .merge(pages::router())
         .route("/api/audit", get(api::audit_log))
+        .layer(Extension(forecasts))
         .with_state(app)
 }
 

@@ -15,3 +15,4 @@ mod hostile_flood;
 mod pages;
 mod simulate;
 mod tls;
+mod wallboard;
