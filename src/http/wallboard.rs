@@ -24,24 +24,24 @@ use crate::app::App;
 use crate::core::ids::DeskId;
 use crate::core::schedule::{Schedule, Window, WindowStatus};
 use crate::desk::DeskHandle;
-use crate::sim::forecast::{forecast as run_forecast, Advice, Assumptions, Projection};
+use crate::sim::forecast::{
+    forecast as run_forecast, rest_of_window, second_of_day, Advice, Assumptions, Projection, Rest,
+};
 use crate::sim::{Behaviour, CallLength, Patience};
 use crate::store::{Channel, Complaint, Filter, Role, User};
 
 /// How long a desk's forecast is reused.
 pub const FORECAST_FRESH: SignedDuration = SignedDuration::from_secs(30);
-/// Arrivals over this much of the recent past set the rate expected for the rest of the
-/// window (or since the opening, if it opened more recently).
-const RATE_LOOKBACK: SignedDuration = SignedDuration::from_secs(30 * 60);
-/// A rate is never measured over less than this, so that the first arrivals after the
-/// opening do not read as a flood.
-const RATE_MIN_SPAN: SignedDuration = SignedDuration::from_secs(5 * 60);
-/// With at least this many calls today, the forecast draws call lengths from them; with
-/// fewer, from the estimator's mean call.
+/// Earlier days whose arrivals shape the expectation for the rest of the window.
+const HISTORY_DAYS: i64 = 14;
+/// With at least this many recent calls the forecast draws call lengths from the most
+/// recent [`CALLS_USED`]; with fewer, from the estimator's mean call.
 const CALLS_FOR_EMPIRICAL: usize = 20;
+const CALLS_USED: usize = 300;
 /// Runs per officer count; the figures shown are the medians.
 const RUNS: u32 = 9;
-/// Most of today's records read for the chart and the forecast.
+/// Most records read for the chart or the forecast (today's, or two weeks' for the
+/// forecast).
 const MAX_RECORDS: u32 = 20_000;
 /// Chart intervals tried, shortest first: the first giving at most `MAX_BUCKETS`.
 const INTERVALS_MIN: [i64; 5] = [5, 10, 15, 30, 60];
@@ -255,14 +255,12 @@ pub struct ForecastOut {
     pub closes_at: Option<Timestamp>,
     pub waiting_now: u32,
     pub officers_now: u32,
-    /// Arrivals counted to set the rate, and over how long.
-    pub recent_arrivals: u32,
-    pub recent_secs: i64,
-    pub arrivals_per_hour: f64,
-    pub expected_arrivals: f64,
+    /// Citizens expected in the rest of the window, and from what.
+    pub arrivals: Option<Rest>,
     pub mean_call_secs: i64,
-    /// "today" (drawn from today's calls) or "estimate" (the waiting room's mean call).
-    pub call_lengths: &'static str,
+    /// Recent calls whose lengths were drawn from; 0: the waiting room's mean call (a
+    /// lognormal around it) was used instead.
+    pub calls_used: usize,
     /// Mean patience of those who wait, from the rate at which they have been giving up;
     /// `None` while nobody has.
     pub mean_patience_secs: Option<i64>,
@@ -306,55 +304,67 @@ async fn compute(app: &App, desk: &DeskHandle) -> Result<ForecastOut, ApiError> 
         .map_err(|e| ApiError::Internal(format!("desk: {e}")))?;
     let now = app.clock().now();
     let (waiting_now, _, officers_now, _) = room.counts();
-    let window = match room.schedule().status(now) {
-        WindowStatus::Open(w) => w,
-        WindowStatus::Closed { .. } => {
-            return Ok(ForecastOut {
-                open: false,
-                at: now,
-                closes_at: None,
-                waiting_now,
-                officers_now,
-                recent_arrivals: 0,
-                recent_secs: 0,
-                arrivals_per_hour: 0.0,
-                expected_arrivals: 0.0,
-                mean_call_secs: 0,
-                call_lengths: "estimate",
-                mean_patience_secs: None,
-                runs: 0,
-                projections: Vec::new(),
-                advice: None,
-            })
-        }
+    let mut out = ForecastOut {
+        open: false,
+        at: now,
+        closes_at: None,
+        waiting_now,
+        officers_now,
+        arrivals: None,
+        mean_call_secs: 0,
+        calls_used: 0,
+        mean_patience_secs: None,
+        runs: 0,
+        projections: Vec::new(),
+        advice: None,
     };
-    let midnight = local_midnight(now, &desk.time_zone);
-    let records = video_records(app, &desk.id, midnight.min(window.opens_at)).await?;
+    let WindowStatus::Open(window) = room.schedule().status(now) else {
+        return Ok(out);
+    };
+    let tz = &desk.time_zone;
+    let midnight = local_midnight(now, tz);
+    let since = (midnight - SignedDuration::from_hours(24 * HISTORY_DAYS)).min(window.opens_at);
+    let records = video_records(app, &desk.id, since).await?;
 
-    let recent_from = window.opens_at.max(now - RATE_LOOKBACK);
-    let recent = records
-        .iter()
-        .filter(|c| c.created_at >= recent_from && c.created_at <= now)
-        .count() as u32;
-    let recent_span = now.duration_since(recent_from).max(RATE_MIN_SPAN);
-    let per_hour = f64::from(recent) * 3600.0 / recent_span.as_secs_f64();
+    // Arrivals: today's since midnight, earlier days' by local date, all as seconds of
+    // the local day.
+    let mut today = Vec::new();
+    let mut past: std::collections::BTreeMap<jiff::civil::Date, Vec<i64>> = Default::default();
+    for c in &records {
+        if c.created_at >= midnight {
+            today.push(c.created_at.duration_since(midnight).as_secs());
+        } else {
+            let date = c.created_at.to_zoned_datetime(tz.clone()).date();
+            past.entry(date)
+                .or_default()
+                .push(second_of_day(c.created_at, tz));
+        }
+    }
+    let past: Vec<Vec<i64>> = past.into_values().collect();
+    let sod = |t: Timestamp| t.duration_since(midnight).as_secs();
+    let rest = rest_of_window(
+        &today,
+        &past,
+        sod(window.opens_at),
+        sod(now),
+        sod(window.closes_at),
+    );
 
+    // Call lengths: the most recent calls (records come newest first).
     let talks: Vec<f64> = records
         .iter()
         .filter_map(|c| c.talk_secs)
+        .take(CALLS_USED)
         .map(|s| s.max(1) as f64)
         .collect();
-    let (call_length, source) = if talks.len() >= CALLS_FOR_EMPIRICAL {
-        (CallLength::Empirical { secs: talks }, "today")
+    let call_length = if talks.len() >= CALLS_FOR_EMPIRICAL {
+        CallLength::Empirical { secs: talks }
     } else {
         let mean = room.estimator().mean_call().as_secs_f64().max(1.0);
-        (
-            CallLength::LogNormal {
-                mean_secs: mean,
-                cv: 0.5,
-            },
-            "estimate",
-        )
+        CallLength::LogNormal {
+            mean_secs: mean,
+            cv: 0.5,
+        }
     };
     let rate = room.estimator().give_up_rate();
     let patience = if rate > 0.0 {
@@ -365,7 +375,7 @@ async fn compute(app: &App, desk: &DeskHandle) -> Result<ForecastOut, ApiError> 
         Patience::Unlimited
     };
     let how = Assumptions {
-        arrivals_per_hour: per_hour,
+        expected_arrivals: rest.expected,
         call_length: call_length.clone(),
         patience,
         behaviour: Behaviour::default(),
@@ -378,30 +388,24 @@ async fn compute(app: &App, desk: &DeskHandle) -> Result<ForecastOut, ApiError> 
         .map_err(|e| ApiError::Internal(format!("forecast task: {e}")))?
         .map_err(|e| ApiError::Internal(format!("forecast: {e}")))?;
     let Some(f) = f else {
-        return Err(ApiError::Internal(
-            "the window closed while forecasting".into(),
-        ));
+        return Ok(out);
     };
-    Ok(ForecastOut {
-        open: true,
-        at: now,
-        closes_at: Some(window.closes_at),
-        waiting_now: f.waiting_now,
-        officers_now: f.officers_now,
-        recent_arrivals: recent,
-        recent_secs: recent_span.as_secs(),
-        arrivals_per_hour: per_hour,
-        expected_arrivals: f.expected_arrivals,
-        mean_call_secs: call_length.mean_secs().round() as i64,
-        call_lengths: source,
-        mean_patience_secs: match patience {
-            Patience::Exponential { mean } => Some(mean.as_secs()),
-            Patience::Unlimited => None,
-        },
-        runs: f.runs,
-        projections: f.projections,
-        advice: Some(f.advice),
-    })
+    out.open = true;
+    out.closes_at = Some(window.closes_at);
+    out.arrivals = Some(rest);
+    out.mean_call_secs = call_length.mean_secs().round() as i64;
+    out.calls_used = match &call_length {
+        CallLength::Empirical { secs } => secs.len(),
+        _ => 0,
+    };
+    out.mean_patience_secs = match patience {
+        Patience::Exponential { mean } => Some(mean.as_secs()),
+        Patience::Unlimited => None,
+    };
+    out.runs = f.runs;
+    out.projections = f.projections;
+    out.advice = Some(f.advice);
+    Ok(out)
 }
 
 #[cfg(test)]

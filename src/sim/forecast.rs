@@ -23,15 +23,16 @@ use crate::core::schedule::{Window, WindowStatus};
 
 /// Most runs per officer count, whatever the caller asks.
 pub const MAX_RUNS: u32 = 15;
-/// Most citizens still to come in one run: the rate is capped so that one forecast stays
-/// cheap however wrong the measured rate is.
+/// Most citizens still to come in one run, so that one forecast stays cheap however wrong
+/// the expectation is.
 pub const MAX_ARRIVALS: f64 = 2000.0;
 
 /// What the forecast assumes beyond the room itself.
 #[derive(Clone, Debug)]
 pub struct Assumptions {
-    /// Expected arrivals per hour for the rest of the window.
-    pub arrivals_per_hour: f64,
+    /// Citizens expected in the rest of the window (see [`rest_of_window`]); they arrive
+    /// at a steady rate.
+    pub expected_arrivals: f64,
     pub call_length: CallLength,
     pub patience: Patience,
     pub behaviour: Behaviour,
@@ -89,6 +90,84 @@ pub enum Advice {
     NoGain { backlog: u32 },
 }
 
+/// How many citizens to expect in the rest of the window, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rest {
+    pub expected: f64,
+    pub basis: Basis,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Basis {
+    /// The rate of the recent past, carried on to the close.
+    Recent { arrivals: u32, secs: i64 },
+    /// Earlier days' arrivals at the same times of day, scaled by how today compares
+    /// with them so far.
+    History {
+        days: u32,
+        so_far: u32,
+        usual_so_far: f64,
+        usual_rest: f64,
+    },
+}
+
+/// Recent arrivals set the rate over this much of the past (or since the opening).
+pub const RECENT: i64 = 30 * 60;
+/// A rate is never measured over less than this, so that the first arrivals after the
+/// opening do not read as a flood.
+pub const RECENT_MIN: i64 = 5 * 60;
+/// Earlier days are used once there are this many with arrivals in the window's hours.
+pub const HISTORY_MIN_DAYS: usize = 2;
+/// Today's ratio to the usual is pulled toward 1 as if this many more arrivals had come
+/// both today and usually: early in the window a handful of arrivals does not rescale the
+/// whole day.
+const RATIO_PRIOR: f64 = 5.0;
+
+/// The arrivals to expect between `now` and `closes` (seconds of the local day, as are
+/// all the times here): from earlier days at the same hours, scaled by today so far, when
+/// there are at least [`HISTORY_MIN_DAYS`] such days; else today's recent rate. Earlier
+/// days with no arrivals in `opens..closes` (no hearing then) are left out.
+pub fn rest_of_window(today: &[i64], past: &[Vec<i64>], opens: i64, now: i64, closes: i64) -> Rest {
+    let count = |times: &[i64], from: i64, to: i64| {
+        times.iter().filter(|t| (from..to).contains(*t)).count() as u32
+    };
+    let so_far = count(today, opens, now + 1);
+    let days: Vec<(u32, u32)> = past
+        .iter()
+        .map(|d| (count(d, opens, now), count(d, now, closes)))
+        .filter(|(a, b)| a + b > 0)
+        .collect();
+    if days.len() >= HISTORY_MIN_DAYS {
+        let n = days.len() as f64;
+        let usual_so_far = days.iter().map(|d| f64::from(d.0)).sum::<f64>() / n;
+        let usual_rest = days.iter().map(|d| f64::from(d.1)).sum::<f64>() / n;
+        let ratio = (f64::from(so_far) + RATIO_PRIOR) / (usual_so_far + RATIO_PRIOR);
+        return Rest {
+            expected: usual_rest * ratio,
+            basis: Basis::History {
+                days: days.len() as u32,
+                so_far,
+                usual_so_far,
+                usual_rest,
+            },
+        };
+    }
+    let from = opens.max(now - RECENT);
+    let arrivals = count(today, from, now + 1);
+    let secs = (now - from).max(RECENT_MIN);
+    Rest {
+        expected: f64::from(arrivals) * (closes - now).max(0) as f64 / secs as f64,
+        basis: Basis::Recent { arrivals, secs },
+    }
+}
+
+/// Seconds since the local midnight: the time of day [`rest_of_window`] works in.
+pub fn second_of_day(t: Timestamp, tz: &jiff::tz::TimeZone) -> i64 {
+    let time = t.to_zoned_datetime(tz.clone()).time();
+    i64::from(time.hour()) * 3600 + i64::from(time.minute()) * 60 + i64::from(time.second())
+}
+
 /// The forecast from `now`, or `None` when no window is open then.
 pub fn forecast(
     room: &Room,
@@ -101,8 +180,7 @@ pub fn forecast(
     };
     let (waiting_now, _, officers_now, _) = room.counts();
     let sc = scenario(room, how);
-    let left = window.closes_at.duration_since(now);
-    let expected = (how.arrivals_per_hour.max(0.0) * left.as_secs_f64() / 3600.0).min(MAX_ARRIVALS);
+    let expected = how.expected_arrivals.clamp(0.0, MAX_ARRIVALS);
     let runs = how.runs.clamp(1, MAX_RUNS);
     let mut extras = how.extra_officers.clone();
     extras.sort_unstable();
@@ -244,11 +322,13 @@ pub fn advise(projections: &[Projection]) -> Advice {
 
 #[cfg(test)]
 mod tests {
+    use super::super::run::DayRun;
     use super::*;
     use crate::core::ids::{EntryId, UserId};
     use crate::core::intake::{Intake, Language, Mobile};
     use crate::core::room::{Class, Command, Policy};
     use crate::core::schedule::{Schedule, ScheduleSpec};
+    use crate::sim::Arrivals;
 
     fn at(hm: &str) -> Timestamp {
         format!("2026-11-28T{hm}:00+05:30").parse().unwrap()
@@ -300,7 +380,7 @@ mod tests {
 
     fn assumptions() -> Assumptions {
         Assumptions {
-            arrivals_per_hour: 12.0,
+            expected_arrivals: 12.0,
             call_length: CallLength::LogNormal {
                 mean_secs: 360.0,
                 cv: 0.5,
@@ -371,10 +451,184 @@ mod tests {
     fn a_quiet_desk_needs_nobody_more() {
         let room = busy_room(1);
         let mut how = assumptions();
-        how.arrivals_per_hour = 2.0;
+        how.expected_arrivals = 2.0;
         let f = forecast(&room, at("13:00"), &how).unwrap().unwrap();
         assert_eq!(f.projections[0].backlog_at_close, 0, "{f:?}");
         assert_eq!(f.advice, Advice::Enough);
+    }
+
+    /// When a citizen's visit ended, if it did.
+    fn left_at(c: &super::super::run::Citizen) -> Option<Timestamp> {
+        match c.fate {
+            Fate::Answered { at }
+            | Fate::Abandoned { at }
+            | Fate::CarriedAtJoin { at }
+            | Fate::CarriedAtClose { at } => Some(at),
+            Fate::Waiting | Fate::Refused => None,
+        }
+    }
+
+    /// Forecasts made part-way through simulated days, against what then happened on the
+    /// same days: the rush profile (72 a day expected, 60% in the first 20 minutes) with
+    /// `officers` on duty, at 12:30, 13:00 and 13:30. The forecast knows the call-length
+    /// distribution and measures the rest as the server does: arrivals from two weeks of
+    /// earlier days like it (`history`) or from the last 30 minutes, the give-up rate from
+    /// the room's estimator. Returns (forecast median, actual) backlogs per time of day.
+    fn forecast_against_outcome(
+        officers: u32,
+        patience: Patience,
+        days: u64,
+        history: bool,
+    ) -> Vec<(String, Vec<(Projection, Projection)>)> {
+        use crate::core::schedule::Schedule;
+        let mut out = Vec::new();
+        for (hm, after_opening) in [("12:30", 30), ("13:00", 60), ("13:30", 90)] {
+            let mut pairs = Vec::new();
+            for seed in 1..=days {
+                let mut sc = Scenario::hearing_day(officers);
+                sc.seed = seed;
+                sc.patience = patience;
+                let schedule = Schedule::new(sc.schedule.clone());
+                let window = schedule.next_window_after(at("00:00")).unwrap();
+                let t = window.opens_at + SignedDuration::from_mins(after_opening);
+                let mut room = Room::new(sc.policy.clone(), schedule);
+                let mut next = 1;
+                let mut day = DayRun::new(&sc, 0, window, &mut next);
+                day.advance(&mut room, Some(t)).unwrap();
+                let tz = sc.schedule.time_zone().clone();
+                let sod = |t: Timestamp| second_of_day(t, &tz);
+                // Two weeks of earlier days like this one (other seeds).
+                let past: Vec<Vec<i64>> = if history {
+                    (0..14)
+                        .map(|k| {
+                            let mut rng = StdRng::seed_from_u64(10_000 + seed * 100 + k);
+                            let times = Arrivals::rush().draw(0, window, &tz, sc.calls, &mut rng);
+                            times.into_iter().map(sod).collect()
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let today: Vec<i64> = day
+                    .citizens()
+                    .iter()
+                    .filter(|c| c.arrived <= t)
+                    .map(|c| sod(c.arrived))
+                    .collect();
+                let rest = rest_of_window(
+                    &today,
+                    &past,
+                    sod(window.opens_at),
+                    sod(t),
+                    sod(window.closes_at),
+                );
+                let rate = room.estimator().give_up_rate();
+                let how = Assumptions {
+                    expected_arrivals: rest.expected,
+                    call_length: sc.call_length.clone(),
+                    patience: if rate > 0.0 {
+                        Patience::Exponential {
+                            mean: crate::sim::from_secs(1.0 / rate),
+                        }
+                    } else {
+                        Patience::Unlimited
+                    },
+                    behaviour: sc.behaviour,
+                    extra_officers: vec![0],
+                    runs: 9,
+                    seed: 1000 + seed,
+                };
+                let f = forecast(&room, t, &how).unwrap().unwrap();
+                day.advance(&mut room, Some(window.closes_at)).unwrap();
+                // Those waiting at `t` and those who came later, as the forecast saw them.
+                let mut after: Vec<_> = day.citizens().to_vec();
+                for c in &mut after {
+                    c.measured = c.fate != Fate::Refused
+                        && (c.arrived > t || left_at(c).is_none_or(|l| l > t));
+                }
+                let actual = measure(&after, window.closes_at, 0, officers);
+                pairs.push((f.projections[0].clone(), actual));
+            }
+            out.push((hm.to_owned(), pairs));
+        }
+        out
+    }
+
+    /// (mean actual, bias, mean absolute error) of a figure.
+    fn errors(
+        pairs: &[(Projection, Projection)],
+        of: impl Fn(&Projection) -> f64,
+    ) -> (f64, f64, f64) {
+        let n = pairs.len() as f64;
+        let bias = pairs.iter().map(|(f, a)| of(f) - of(a)).sum::<f64>() / n;
+        let mae = pairs
+            .iter()
+            .map(|(f, a)| (of(f) - of(a)).abs())
+            .sum::<f64>()
+            / n;
+        let mean_actual = pairs.iter().map(|(_, a)| of(a)).sum::<f64>() / n;
+        (mean_actual, bias, mae)
+    }
+
+    fn backlog(p: &Projection) -> f64 {
+        f64::from(p.backlog_at_close)
+    }
+
+    fn longest_min(p: &Projection) -> f64 {
+        p.longest_wait_secs as f64 / 60.0
+    }
+
+    #[test]
+    fn forecasts_come_close_to_what_then_happens() {
+        let patient = Patience::Unlimited;
+        let impatient = Patience::Exponential {
+            mean: SignedDuration::from_mins(20),
+        };
+        for (officers, patience) in [(2, patient), (3, impatient)] {
+            for (hm, pairs) in forecast_against_outcome(officers, patience, 10, true) {
+                let (actual, bias, mae) = errors(&pairs, backlog);
+                let what = format!("{officers} officers, {patience:?}, at {hm}: {pairs:?}");
+                assert!(mae <= 3.0 + 0.2 * actual, "{what}");
+                assert!(bias.abs() <= 2.0 + 0.15 * actual, "{what}");
+                let (actual, _, mae) = errors(&pairs, longest_min);
+                assert!(mae <= 5.0 + 0.2 * actual, "longest wait: {what}");
+            }
+        }
+    }
+
+    /// The figures of docs/waiting.md ("How good is the forecast"):
+    /// `cargo test --release --lib forecast_accuracy_table -- --ignored --nocapture`
+    #[test]
+    #[ignore = "slow; prints the table of docs/waiting.md"]
+    fn forecast_accuracy_table() {
+        println!(
+            "| officers | patience | at | backlog at close | forecast: bias, mean abs. error | \
+             with the recent rate instead | longest wait | forecast: bias, mean abs. error |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        let patient = Patience::Unlimited;
+        let impatient = Patience::Exponential {
+            mean: SignedDuration::from_mins(20),
+        };
+        for (officers, patience, name) in [
+            (2, patient, "none give up"),
+            (3, patient, "none give up"),
+            (4, patient, "none give up"),
+            (2, impatient, "20 min"),
+            (3, impatient, "20 min"),
+        ] {
+            let with = forecast_against_outcome(officers, patience, 100, true);
+            let without = forecast_against_outcome(officers, patience, 100, false);
+            for ((hm, a), (_, b)) in with.iter().zip(&without) {
+                let (actual, bias, mae) = errors(a, backlog);
+                let (_, bias_r, mae_r) = errors(b, backlog);
+                let (long, lbias, lmae) = errors(a, longest_min);
+                println!(
+                    "| {officers} | {name} | {hm} | {actual:.1} | {bias:+.1}, {mae:.1} | \
+                     {bias_r:+.1}, {mae_r:.1} | {long:.0} min | {lbias:+.1}, {lmae:.1} min |"
+                );
+            }
+        }
     }
 
     #[test]

@@ -305,7 +305,7 @@ pub(super) struct DayRun<'a> {
 }
 
 impl<'a> DayRun<'a> {
-    fn new(sc: &'a Scenario, d: u32, window: Window, next_entry: &mut u128) -> Self {
+    pub(super) fn new(sc: &'a Scenario, d: u32, window: Window, next_entry: &mut u128) -> Self {
         let tz = sc.schedule.time_zone();
         let mut rng = day_rng(sc.seed, d);
         let times = sc.arrivals.draw(d as usize, window, tz, sc.calls, &mut rng);
@@ -436,8 +436,16 @@ impl<'a> DayRun<'a> {
             }
         }
         let first_new = citizens.len();
-        for (n, at) in arrivals.iter().enumerate() {
-            let entry = EntryId(uuid::Uuid::from_u128(1 + n as u128));
+        // Ids for those still to come: any not already in the room.
+        let mut next: u128 = 0x00F0_CA57 << 64;
+        for at in arrivals {
+            let entry = loop {
+                next += 1;
+                let id = EntryId(uuid::Uuid::from_u128(next));
+                if !room.contains(id) {
+                    break id;
+                }
+            };
             citizens.push(fresh(entry, *at, rng));
         }
         let mut officers: Vec<UserId> = view.officers.iter().map(|o| o.id).collect();

@@ -223,11 +223,14 @@ function renderForecast() {
     el('td', { text: fmtDuration(p.longest_wait_secs) }),
     el('td', { text: String(p.answered_by_close) }),
     el('td', { text: String(p.gave_up) }))));
+  const b = f.arrivals.basis;
+  const arrivals = b.kind === 'history'
+    ? t('forecast.arrivals_history', { n: Math.round(f.arrivals.expected), close, days: b.days, so_far: b.so_far, usual: Math.round(b.usual_so_far) })
+    : t('forecast.arrivals_recent', { n: Math.round(f.arrivals.expected), close, mins: Math.round(b.secs / 60), count: b.arrivals });
   $('#fc-basis').textContent = t('forecast.basis', {
-    rate: Math.round(f.arrivals_per_hour),
-    mins: Math.round(f.recent_secs / 60),
+    arrivals,
     call: fmtDuration(f.mean_call_secs),
-    source: t(f.call_lengths === 'today' ? 'forecast.source_today' : 'forecast.source_estimate'),
+    source: f.calls_used ? t('forecast.source_calls', { n: f.calls_used }) : t('forecast.source_estimate'),
     patience: f.mean_patience_secs == null ? t('forecast.patience_none') : t('forecast.patience', { p: fmtDuration(f.mean_patience_secs) }),
     runs: f.runs,
     at: fmtTime(f.at, tz()),
