@@ -92,6 +92,10 @@ enum Msg {
     View {
         reply: oneshot::Sender<Arc<DeskView>>,
     },
+    /// A copy of the room, for the supervisor's forecast.
+    Copy {
+        reply: oneshot::Sender<Box<Room>>,
+    },
 }
 
 /// What a reattached citizen is doing.
@@ -205,6 +209,17 @@ impl DeskHandle {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::View { reply })
+            .await
+            .map_err(|_| DeskError::Gone)?;
+        rx.await.map_err(|_| DeskError::Gone)
+    }
+
+    /// A copy of the desk's room as it is now. The forecast runs the copy forward on a
+    /// virtual clock; the live room stays with the actor.
+    pub async fn room_copy(&self) -> Result<Box<Room>, DeskError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Copy { reply })
             .await
             .map_err(|_| DeskError::Gone)?;
         rx.await.map_err(|_| DeskError::Gone)
@@ -417,6 +432,9 @@ impl Actor {
             Msg::Unwatch { conn } => self.watchers.retain(|w| w.conn != conn),
             Msg::View { reply } => {
                 let _ = reply.send(self.view(now));
+            }
+            Msg::Copy { reply } => {
+                let _ = reply.send(Box::new(self.room.clone()));
             }
         }
     }

@@ -9,6 +9,7 @@ mod media;
 mod pages;
 mod staff;
 pub mod translate;
+mod wallboard;
 mod ws;
 
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 
 use crate::app::{metrics_handle, App};
 
@@ -30,6 +31,7 @@ const WS_FRAME_LIMIT: usize = 1024 * 1024;
 pub const SESSION_COOKIE: &str = "sunwai_session";
 
 pub fn router(app: App) -> Router {
+    let forecasts = wallboard::ForecastCache::new(app.desks());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -38,6 +40,8 @@ pub fn router(app: App) -> Router {
         .route("/api/desks", get(api::desks))
         .route("/api/catalog", get(api::catalog))
         .route("/api/desks/{desk}/complaints", post(api::written_complaint))
+        .route("/api/desks/{desk}/today", get(wallboard::today))
+        .route("/api/desks/{desk}/forecast", get(wallboard::forecast))
         .route("/api/status", post(api::status_lookup))
         .route("/api/login", post(api::login))
         .route("/api/logout", post(api::logout))
@@ -49,6 +53,7 @@ pub fn router(app: App) -> Router {
         .merge(pages::router())
         .route("/api/audit", get(api::audit_log))
         .route("/api/media", get(api::media_stats))
+        .layer(Extension(forecasts))
         .with_state(app)
 }
 

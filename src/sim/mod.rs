@@ -15,10 +15,12 @@
 //!
 //! Parts: `profile` (arrivals), `model` (call lengths, patience, officer behaviour), `run`
 //! (the event loop), `report` (figures, table, JSON), `erlang` (Erlang C), `chart` (SVG),
-//! `recommend` (smallest number of officers for a target).
+//! `recommend` (smallest number of officers for a target), `forecast` (the supervisor's
+//! forecast: a live room's copy run forward to the close).
 
 pub mod chart;
 pub mod erlang;
+pub mod forecast;
 pub mod model;
 pub mod profile;
 pub mod recommend;

@@ -280,7 +280,7 @@ pub fn simulate(sc: &Scenario) -> Result<Outcome, SimError> {
     Ok(Outcome { days })
 }
 
-struct DayRun<'a> {
+pub(super) struct DayRun<'a> {
     sc: &'a Scenario,
     window: Window,
     now: Timestamp,
@@ -305,7 +305,7 @@ struct DayRun<'a> {
 }
 
 impl<'a> DayRun<'a> {
-    fn new(sc: &'a Scenario, d: u32, window: Window, next_entry: &mut u128) -> Self {
+    pub(super) fn new(sc: &'a Scenario, d: u32, window: Window, next_entry: &mut u128) -> Self {
         let tz = sc.schedule.time_zone();
         let mut rng = day_rng(sc.seed, d);
         let times = sc.arrivals.draw(d as usize, window, tz, sc.calls, &mut rng);
@@ -387,12 +387,150 @@ impl<'a> DayRun<'a> {
         run
     }
 
+    /// A day already under way, for a forecast: everyone in `room` (a copy of a live desk's
+    /// room) as they are at `now`, waiting, being offered or in a call, plus `arrivals`
+    /// still to come and `extra` officers who come on duty at `now`. Officers marked away
+    /// are taken to be back at once. Those waiting keep their place and their join time;
+    /// their patience is drawn afresh from now (exponential patience has no memory). A call
+    /// in progress lasts a draw of the call length longer than it has run so far. Only
+    /// those waiting now and those still to come are `measured`.
+    pub(super) fn resume(
+        sc: &'a Scenario,
+        room: &mut Room,
+        window: Window,
+        now: Timestamp,
+        arrivals: &[Timestamp],
+        extra: u32,
+        rng: &mut StdRng,
+    ) -> Result<Self, SimError> {
+        let view = room.view(now);
+        let mut citizens = Vec::with_capacity(view.queue.len() + arrivals.len());
+        let fresh = |entry: EntryId, arrived: Timestamp, rng: &mut StdRng| Citizen {
+            entry,
+            arrived,
+            talk: sc.call_length.sample(rng),
+            patience: sc.patience.sample(rng),
+            accept_delay: sc.behaviour.sample_accept(rng),
+            fate: Fate::Waiting,
+            ended: false,
+            told: Vec::new(),
+            start: None,
+            measured: true,
+        };
+        for q in &view.queue {
+            citizens.push(fresh(q.entry, now - q.waited, rng));
+        }
+        let mut calls = Vec::new();
+        for (i, o) in view.officers.iter().enumerate() {
+            if let (DutyState::InCall, Some(entry)) = (o.state, o.entry) {
+                let ran = now.duration_since(o.since);
+                let left = remaining_call(&sc.call_length, ran, rng);
+                calls.push((i, citizens.len(), left));
+                citizens.push(Citizen {
+                    talk: ran + left,
+                    fate: Fate::Answered { at: o.since },
+                    start: Some(o.since),
+                    measured: false,
+                    ..fresh(entry, o.since, rng)
+                });
+            }
+        }
+        let first_new = citizens.len();
+        // Ids for those still to come: any not already in the room.
+        let mut next: u128 = 0x00F0_CA57 << 64;
+        for at in arrivals {
+            let entry = loop {
+                next += 1;
+                let id = EntryId(uuid::Uuid::from_u128(next));
+                if !room.contains(id) {
+                    break id;
+                }
+            };
+            citizens.push(fresh(entry, *at, rng));
+        }
+        let mut officers: Vec<UserId> = view.officers.iter().map(|o| o.id).collect();
+        let n_live = officers.len();
+        officers.extend((0..extra as usize).map(officer_id));
+        let n_off = officers.len();
+        let mut run = DayRun {
+            sc,
+            window,
+            now,
+            heap: BinaryHeap::new(),
+            events: Vec::new(),
+            by_entry: citizens
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.entry, i))
+                .collect(),
+            arrivals_left: arrivals.len(),
+            citizens,
+            officers,
+            on_duty: (0..n_off).map(|i| (i < n_live).then_some(now)).collect(),
+            in_call_since: vec![None; n_off],
+            leave_after_call: vec![false; n_off],
+            offer_of: vec![None; n_off],
+            offers: Vec::new(),
+            idle: Vec::new(),
+            queue: Vec::new(),
+            on_duty_total: SignedDuration::ZERO,
+            in_call_total: SignedDuration::ZERO,
+            records: Vec::new(),
+        };
+        for (i, c, left) in calls {
+            run.in_call_since[i] = Some(now);
+            let entry = run.citizens[c].entry;
+            run.schedule(now + left, Ev::End(i, entry));
+        }
+        for c in 0..first_new {
+            if let Some(p) = run.citizens[c]
+                .patience
+                .filter(|_| run.citizens[c].measured)
+            {
+                run.schedule(now + p, Ev::GiveUp(c));
+            }
+        }
+        for (i, o) in view.officers.iter().enumerate() {
+            match (o.state, o.entry) {
+                (DutyState::Offered, Some(entry)) => {
+                    run.offer_of[i] = Some(entry);
+                    if let Some(&c) = run.by_entry.get(&entry) {
+                        let delay = run.citizens[c].accept_delay;
+                        run.schedule(now + delay, Ev::Accept(i, entry));
+                    }
+                }
+                (DutyState::Away, _) => {
+                    let cmd = Command::Ready { officer: o.id };
+                    run.handle(room, cmd)?;
+                }
+                _ => {}
+            }
+        }
+        for i in n_live..n_off {
+            run.schedule(now, Ev::OnDuty(i));
+        }
+        for c in first_new..run.citizens.len() {
+            run.schedule(run.citizens[c].arrived, Ev::Arrive(c));
+        }
+        Ok(run)
+    }
+
+    pub(super) fn citizens(&self) -> &[Citizen] {
+        &self.citizens
+    }
+
     fn schedule(&mut self, at: Timestamp, ev: Ev) {
         self.heap.push(Reverse((at, self.events.len() as u64)));
         self.events.push(ev);
     }
 
-    fn run(mut self, room: &mut Room) -> Result<Day, SimError> {
+    /// Runs the scheduled events and the room's timers in time order until the day has
+    /// settled (the window closed, nobody left to arrive or waiting), or until `until`.
+    pub(super) fn advance(
+        &mut self,
+        room: &mut Room,
+        until: Option<Timestamp>,
+    ) -> Result<(), SimError> {
         let mut steps: u64 = 0;
         loop {
             steps += 1;
@@ -404,8 +542,16 @@ impl<'a> DayRun<'a> {
             }
             let next_ev = self.heap.peek().map(|r| r.0 .0);
             let deadline = room.next_deadline(self.now);
-            match (next_ev, deadline) {
+            let next = match (next_ev, deadline) {
+                (Some(e), Some(d)) => e.min(d),
+                (Some(t), None) | (None, Some(t)) => t,
                 (None, None) => break,
+            };
+            if let Some(until) = until.filter(|u| next > *u) {
+                self.now = until.max(self.now);
+                break;
+            }
+            match (next_ev, deadline) {
                 (e, Some(d)) if e.is_none_or(|e| d < e) => {
                     self.now = d.max(self.now);
                     let fx = room.tick(self.now);
@@ -419,6 +565,11 @@ impl<'a> DayRun<'a> {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn run(mut self, room: &mut Room) -> Result<Day, SimError> {
+        self.advance(room, None)?;
         // The day is over: everyone still on duty goes home.
         for i in 0..self.officers.len() {
             if self.on_duty[i].is_some() {
@@ -656,6 +807,18 @@ impl<'a> DayRun<'a> {
             _ => {}
         }
     }
+}
+
+/// How much longer a call that has run `ran` lasts: a draw of the call length longer than
+/// `ran` (tried a few times), or else a quarter of the mean, as the estimator assumes.
+fn remaining_call(len: &CallLength, ran: SignedDuration, rng: &mut StdRng) -> SignedDuration {
+    for _ in 0..32 {
+        let d = len.sample(rng);
+        if d > ran {
+            return d - ran;
+        }
+    }
+    super::from_secs(len.mean_secs() / 4.0)
 }
 
 /// For citizens who left without a call (gave up, or were handed a token at joining): when

@@ -80,6 +80,24 @@ describe('sunwai in a browser', () => {
     await signIn(sup, 'supervisor');
     await expectText(sup, '#b-waiting', '1');
     await expectText(sup, '#b-queue tr td:nth-child(2)', reference);
+
+    // Today's chart is drawn (by the vendored uPlot, on a canvas, within the page's CSP)
+    // and the forecast advises: one waiting, nobody on duty.
+    await sup.waitForFunction(() => {
+      const c = document.querySelector('#chart canvas');
+      const box = c && c.getBoundingClientRect();
+      return c && c.width > 0 && c.height > 0 && box.width > 200 && box.height > 100;
+    });
+    await sup.click('#chart-details summary');
+    // The table under it counts the citizen who joined.
+    await sup.waitForFunction(() => [...document.querySelectorAll('#chart-rows tr td:nth-child(2)')]
+      .reduce((n, td) => n + Number(td.textContent), 0) >= 1);
+    // A dictionary text with its {placeholders} filled by anything.
+    const pattern = (key) => new RegExp(`^${hi[key].split(/\{\w+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('.+')}$`);
+    await expectText(sup, '#fc-advice', new RegExp(`${pattern('forecast.more_1').source}|${pattern('forecast.more_n').source}`));
+    await expectText(sup, '#fc-rows tr:first-child td:first-child', hi['forecast.now'].replace('{n}', '0'));
+    assert.equal(await sup.locator('#fc-rows tr').count(), 3);
+    await checkA11y(sup, 'the supervisor console');
     await sup.fill('#bc-text', 'अधिकारी कुछ ही मिनट में जुड़ेंगे।');
     await sup.click('#bc-send');
     await expectText(sup, '#bc-status', hi['sup.sent']);
@@ -174,6 +192,9 @@ describe('sunwai in a browser', () => {
     await sup.click('#status-form button[type=submit]');
     await expectText(sup, '#detail-status', hi['sup.updated']);
     await expectText(sup, '#detail-history', /थाने को भेजी गई/);
+    // The chart has caught up with the call by itself.
+    await sup.waitForFunction(() => [...document.querySelectorAll('#chart-rows tr td:nth-child(3)')]
+      .reduce((n, td) => n + Number(td.textContent), 0) >= 1);
     await shot(sup, 'supervisor');
 
     // The citizen checks the status with the reference and the mobile number.

@@ -170,6 +170,24 @@ async fn every_route_against_every_role() {
         ("GET", "/api/records.csv", None, [401, 403, 200]),
         ("GET", "/api/audit", None, [401, 403, 200]),
         ("GET", "/api/media", None, [401, 403, 200]),
+        (
+            "GET",
+            "/api/desks/ssp-prayagraj/forecast",
+            None,
+            [401, 403, 200],
+        ),
+        (
+            "GET",
+            "/api/desks/ssp-prayagraj/today",
+            None,
+            [401, 403, 200],
+        ),
+        (
+            "GET",
+            "/assets/vendor/uplot/uPlot.esm.js",
+            None,
+            [200, 200, 200],
+        ),
     ];
     for (method, path, body, want) in &table {
         for (i, auth) in [None, Some(officer.as_str()), Some(supervisor.as_str())]

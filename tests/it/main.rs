@@ -17,3 +17,4 @@ mod media_process;
 mod pages;
 mod simulate;
 mod tls;
+mod wallboard;

@@ -45,6 +45,15 @@ async fn pages_and_assets_are_served_with_strict_headers() {
         ("/assets/css/app.css", "text/css; charset=utf-8"),
         ("/assets/i18n/hi.json", "application/json; charset=utf-8"),
         ("/assets/icon.svg", "image/svg+xml"),
+        ("/assets/js/chart.js", "text/javascript; charset=utf-8"),
+        (
+            "/assets/vendor/uplot/uPlot.esm.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/assets/vendor/uplot/uPlot.min.css",
+            "text/css; charset=utf-8",
+        ),
     ] {
         let r = app.http("GET", path, &[], None).await;
         assert_eq!(r.status, 200, "{path}");

@@ -1,5 +1,6 @@
-// The supervisor's console: the live wallboard from `desk` snapshots, window control,
-// broadcasts to the waiting room, and the records browser with CSV export.
+// The supervisor's console: the live wallboard from `desk` snapshots, today's chart and
+// the forecast for the rest of the window, window control, broadcasts to the waiting
+// room, and the records browser with CSV export.
 
 import { initI18n, t, getLang, onLangChange } from './i18n.js';
 import {
@@ -8,16 +9,19 @@ import {
 } from './ui.js';
 import { Signal } from './signal.js';
 import { signedIn, wireSignOut } from './staff.js';
+import { DayChart } from './chart.js';
 
 const STATUSES = ['received', 'forwarded', 'under_investigation', 'resolved'];
-const S = { me: null, desks: [], desk: null, catalog: { categories: [], stations: [] }, snapshot: null, records: [], record: null };
+const S = { me: null, desks: [], desk: null, catalog: { categories: [], stations: [] }, snapshot: null, records: [], record: null, today: null, forecast: null };
+// The chart and the forecast are fetched this often (the server keeps a forecast 30 s).
+const REFRESH_MS = 60000;
 const signal = new Signal();
 const tz = () => (S.desk && S.desk.time_zone) || 'Asia/Kolkata';
 
 async function main() {
   await initI18n();
   wireSignOut();
-  onLangChange(() => { fillSelects(); renderBoard(); renderRecords(); renderDetail(); });
+  onLangChange(() => { fillSelects(); renderBoard(); renderRecords(); renderDetail(); renderToday(true); renderForecast(); });
   S.me = await signedIn('supervisor');
   const [desks, catalog] = await Promise.all([api('GET', '/api/desks'), api('GET', '/api/catalog')]);
   S.catalog = catalog.data || S.catalog;
@@ -28,6 +32,8 @@ async function main() {
   showScreen('s-console');
   signal.start();
   loadRecords();
+  loadDay();
+  setInterval(loadDay, REFRESH_MS);
 }
 
 function fillSelects() {
@@ -57,7 +63,14 @@ signal.on('desk', (m) => {
   renderBoard();
   // New records appear as calls end: refresh the list when the day's counts move.
   if (before && (before.calls_today !== m.snapshot.calls_today || before.abandoned_today !== m.snapshot.abandoned_today)) loadRecords();
+  // Someone joined or was answered: the chart moves too (at most every 5 s).
+  if (before && (before.waiting !== m.snapshot.waiting || before.calls_today !== m.snapshot.calls_today)) soonToday();
 });
+
+let todayTimer = 0;
+function soonToday() {
+  if (!todayTimer) todayTimer = setTimeout(() => { todayTimer = 0; loadToday(); }, 5000);
+}
 
 function setN(id, v) { $(id).textContent = v == null ? '—' : String(v); }
 
@@ -128,10 +141,101 @@ $('#desk-pick').addEventListener('change', async (e) => {
   if (S.desk) await signal.request({ type: 'unwatch', desk: S.desk.id }).catch(() => {});
   S.desk = S.desks.find((d) => d.id === e.target.value) || S.desk;
   S.snapshot = null;
+  S.today = null;
+  S.forecast = null;
   $('#desk-name').textContent = S.desk.name;
   signal.request({ type: 'watch', desk: S.desk.id }).catch(() => {});
   loadRecords();
+  loadDay();
 });
+
+// ---- today's chart and the forecast ---------------------------------------------------------
+
+const chart = new DayChart($('#chart'));
+
+function loadDay() {
+  if (!S.desk) return;
+  loadToday();
+  loadForecast();
+}
+
+async function loadToday() {
+  const desk = S.desk;
+  const r = await api('GET', `/api/desks/${encodeURIComponent(desk.id)}/today`);
+  if (!r.ok || S.desk !== desk) return;
+  S.today = r.data;
+  renderToday();
+}
+
+function renderToday(relabel = false) {
+  const d = S.today;
+  if (!d) return;
+  if (relabel) chart.relabel();
+  else chart.update(d, tz());
+  $('#chart-note').textContent = d.starts.length ? t('chart.note', { m: Math.round(d.interval_secs / 60) }) : t('chart.none');
+  const iso = (s) => new Date(s * 1000).toISOString();
+  clear($('#chart-rows'), d.starts.map((s, i) => (d.arrivals[i] == null ? null : el('tr', {},
+    el('td', { text: fmtTime(iso(s), tz()) }),
+    el('td', { text: String(d.arrivals[i]) }),
+    el('td', { text: String(d.answered[i]) }),
+    el('td', { text: fmtDuration(d.avg_wait_secs[i]) }),
+    el('td', { text: fmtDuration(d.longest_wait_secs[i]) })))));
+}
+
+async function loadForecast() {
+  const desk = S.desk;
+  if (!S.forecast) say($('#fc-advice'), 'forecast.loading');
+  const r = await api('GET', `/api/desks/${encodeURIComponent(desk.id)}/forecast`);
+  if (S.desk !== desk) return;
+  if (!r.ok) {
+    if (!S.forecast) say($('#fc-advice'), r.status === 0 ? 'error.offline' : 'forecast.unavailable');
+    return;
+  }
+  S.forecast = r.data;
+  renderForecast();
+}
+
+/** The advice as a sentence: the server sends figures, the words are the page's. */
+function adviceText(f) {
+  const close = fmtTime(f.closes_at, tz());
+  const a = f.advice;
+  if (!a) return t('forecast.closed');
+  if (a.kind === 'enough') return t('forecast.enough', { close });
+  if (a.kind === 'more') return t(a.extra === 1 ? 'forecast.more_1' : 'forecast.more_n', { n: a.extra, from: a.from, to: a.to, close });
+  return t('forecast.no_gain', { n: a.backlog, close });
+}
+
+function renderForecast() {
+  const f = S.forecast;
+  if (!f) return;
+  const advice = $('#fc-advice');
+  delete advice.dataset.i18n;
+  advice.textContent = adviceText(f);
+  advice.className = `notice${f.advice && f.advice.kind === 'more' ? ' warn' : f.advice && f.advice.kind === 'enough' ? ' ok' : ''}`;
+  $('#fc-table-wrap').hidden = !f.open;
+  if (!f.open) { $('#fc-basis').textContent = ''; return; }
+  const close = fmtTime(f.closes_at, tz());
+  $('#fc-h-backlog').textContent = t('forecast.backlog', { close });
+  $('#fc-h-heard').textContent = t('forecast.heard', { close });
+  clear($('#fc-rows'), f.projections.map((p) => el('tr', { class: p.extra === 0 ? 'now' : '' },
+    el('td', { text: p.extra === 0 ? t('forecast.now', { n: p.officers }) : t('forecast.plus', { n: p.officers, k: p.extra }) }),
+    el('td', { text: String(p.backlog_at_close) }),
+    el('td', { text: fmtDuration(p.longest_wait_secs) }),
+    el('td', { text: String(p.answered_by_close) }),
+    el('td', { text: String(p.gave_up) }))));
+  const b = f.arrivals.basis;
+  const arrivals = b.kind === 'history'
+    ? t('forecast.arrivals_history', { n: Math.round(f.arrivals.expected), close, days: b.days, so_far: b.so_far, usual: Math.round(b.usual_so_far) })
+    : t('forecast.arrivals_recent', { n: Math.round(f.arrivals.expected), close, mins: Math.round(b.secs / 60), count: b.arrivals });
+  $('#fc-basis').textContent = t('forecast.basis', {
+    arrivals,
+    call: fmtDuration(f.mean_call_secs),
+    source: f.calls_used ? t('forecast.source_calls', { n: f.calls_used }) : t('forecast.source_estimate'),
+    patience: f.mean_patience_secs == null ? t('forecast.patience_none') : t('forecast.patience', { p: fmtDuration(f.mean_patience_secs) }),
+    runs: f.runs,
+    at: fmtTime(f.at, tz()),
+  });
+}
 
 // ---- records --------------------------------------------------------------------------------
 

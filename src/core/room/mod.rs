@@ -237,6 +237,11 @@ impl Room {
         &self.schedule
     }
 
+    /// What the room has measured (call length, pause, give-up rate) for its estimates.
+    pub fn estimator(&self) -> &Estimator {
+        &self.estimator
+    }
+
     /// Number of citizens in the room (waiting, offered or in a call).
     pub fn len(&self) -> usize {
         self.entries.len()
