@@ -246,6 +246,8 @@ pub struct MediaClient {
     state: watch::Receiver<RTCPeerConnectionState>,
     gathered: tokio::sync::Mutex<mpsc::Receiver<()>>,
     tracks: Option<(Arc<TrackLocalStaticRTP>, u32, Arc<TrackLocalStaticRTP>, u32)>,
+    /// The video sender while video is sent (None after `set_video(false)`).
+    video_sender: tokio::sync::Mutex<Option<Arc<dyn webrtc::rtp_transceiver::RtpSender>>>,
 }
 
 /// A summary of what one client saw.
@@ -315,13 +317,14 @@ impl MediaClient {
                 .await?,
         );
         let mut tracks = None;
+        let mut video_sender = None;
         match role {
             Role::Publish(p) => {
                 let (a_ssrc, v_ssrc) = (rand::random::<u32>(), rand::random::<u32>());
                 let a = local_track(p, RtpCodecKind::Audio, a_ssrc);
                 let v = local_track(p, RtpCodecKind::Video, v_ssrc);
                 pc.add_track(a.clone() as Arc<dyn TrackLocal>).await?;
-                pc.add_track(v.clone() as Arc<dyn TrackLocal>).await?;
+                video_sender = Some(pc.add_track(v.clone() as Arc<dyn TrackLocal>).await?);
                 tracks = Some((a, a_ssrc, v, v_ssrc));
             }
             Role::Monitor => {
@@ -346,6 +349,7 @@ impl MediaClient {
             state,
             gathered: tokio::sync::Mutex::new(gathered),
             tracks,
+            video_sender: tokio::sync::Mutex::new(video_sender),
         })
     }
 
@@ -486,6 +490,32 @@ impl MediaClient {
                 }
             }
         });
+    }
+
+    /// New ICE credentials in the next offer (what a browser does after a network change).
+    pub async fn restart_ice(&self) -> Result<()> {
+        self.pc.restart_ice().await?;
+        Ok(())
+    }
+
+    /// Stops or resumes sending video (audio-only mode); the next offer carries the change.
+    pub async fn set_video(&self, on: bool) -> Result<()> {
+        let mut sender = self.video_sender.lock().await;
+        match (on, sender.as_ref(), &self.tracks) {
+            (false, Some(s), _) => {
+                self.pc.remove_track(s).await?;
+                *sender = None;
+            }
+            (true, None, Some((_, _, video, _))) => {
+                *sender = Some(
+                    self.pc
+                        .add_track(video.clone() as Arc<dyn TrackLocal>)
+                        .await?,
+                );
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Asks the server for a keyframe of the video received from `publisher`.

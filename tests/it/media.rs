@@ -290,3 +290,89 @@ async fn media_is_only_for_calls_and_the_front_of_the_queue() {
     m.close().await;
     app.stop().await;
 }
+
+/// Packets received from `from` so far (audio, video).
+fn counts(m: &MediaClient, tag: u32, from: Publisher) -> (u64, u64) {
+    let r = m.report();
+    (got(&r, tag, from, false), got(&r, tag, from, true))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_restart_and_audio_only_renegotiate_the_same_leg() {
+    let app = spawn_app().await;
+    let bearer = format!("Bearer {}", app.login("supervisor").await);
+    let mut officer = app.officer("officer1").await;
+    officer.request_ok(|id| ClientMsg::Ready { id }).await.ok();
+    let mut citizen = app.citizen().await;
+    let joined = join(&mut citizen, "Sita").await;
+    let entry = joined.entry;
+    expect(&mut officer, "an offer", |m| {
+        matches!(m, ServerMsg::Offer { .. })
+    })
+    .await;
+    officer
+        .request_ok(|id| ClientMsg::Accept { id, entry })
+        .await
+        .unwrap();
+    expect(&mut citizen, "call_started", |m| {
+        matches!(m, ServerMsg::CallStarted { .. })
+    })
+    .await;
+    let tag = call_tag(entry);
+    let mut c = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
+        .await
+        .unwrap();
+    let mut o = MediaClient::new(Role::Publish(Publisher::Officer), tag)
+        .await
+        .unwrap();
+    negotiate(&mut citizen, &c).await.unwrap();
+    negotiate(&mut officer, &o).await.unwrap();
+    c.wait_connected(CONNECT).await.unwrap();
+    o.wait_connected(CONNECT).await.unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    c.publish(800_000, stop.clone());
+    o.publish(800_000, stop);
+    wait_for(&o, "citizen video at the officer", |r| {
+        got(r, tag, Publisher::Citizen, true) > 20
+    })
+    .await;
+
+    // An ICE restart (new credentials, as after a network change) on the same browser
+    // connection: the leg is renegotiated, not replaced, and media goes on.
+    c.restart_ice().await.unwrap();
+    negotiate(&mut citizen, &c).await.unwrap();
+    let at = counts(&c, tag, Publisher::Officer).1;
+    wait_for(&c, "officer video after the ICE restart", |r| {
+        got(r, tag, Publisher::Officer, true) > at + 40
+    })
+    .await;
+    let v = media_json(&app, &bearer).await;
+    assert_eq!(
+        (v["ice_restarts"].as_u64(), v["peers"].as_u64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
+
+    // Audio only: the citizen stops sending video; audio goes on.
+    c.set_video(false).await.unwrap();
+    negotiate(&mut citizen, &c).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (a0, v0) = counts(&o, tag, Publisher::Citizen);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (a1, v1) = counts(&o, tag, Publisher::Citizen);
+    assert!(a1 > a0 + 30, "audio goes on: {a0} -> {a1}");
+    assert!(v1 <= v0 + 3, "video stopped: {v0} -> {v1}");
+    // And back to video, on the same leg.
+    c.set_video(true).await.unwrap();
+    negotiate(&mut citizen, &c).await.unwrap();
+    wait_for(&o, "citizen video again", |r| {
+        got(r, tag, Publisher::Citizen, true) > v1 + 40
+    })
+    .await;
+    let v = media_json(&app, &bearer).await;
+    assert_eq!(v["peers"], 2, "{v}");
+    assert!(v["renegotiations"].as_u64().unwrap() >= 3, "{v}");
+    c.close().await;
+    o.close().await;
+    app.stop().await;
+}
