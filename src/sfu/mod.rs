@@ -119,6 +119,8 @@ pub struct WorkerStats {
     pub rtp_before_call: u64,
     pub rtp_unknown_track: u64,
     pub rtp_write_errors: u64,
+    /// Forwarded packets whose header extensions the leg refused (sent without them).
+    pub extensions_refused: u64,
     pub keyframe_requests_in: u64,
     pub keyframe_requests_out: u64,
     pub keyframe_requests_throttled: u64,
@@ -154,6 +156,7 @@ impl WorkerStats {
             rtp_before_call,
             rtp_unknown_track,
             rtp_write_errors,
+            extensions_refused,
             keyframe_requests_in,
             keyframe_requests_out,
             keyframe_requests_throttled,

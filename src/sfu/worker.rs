@@ -856,7 +856,20 @@ impl Worker {
                     .all(|e| (1..=14).contains(&e.id) && e.payload.len() <= 16);
                 out.header.extension_profile = if one_byte { 0xBEDE } else { 0x1000 };
             }
-            match sender.write_rtp(now, out) {
+            let had_ext = !out.header.extensions.is_empty();
+            let mut result = sender.write_rtp(now, out.clone());
+            if result.is_err() && had_ext {
+                // The crate refuses extension ids it did not negotiate for sending on this
+                // leg: send the packet without them rather than lose it, and stop adding
+                // them on this leg.
+                self.stats.extensions_refused += 1;
+                slot.ext_out.iter_mut().for_each(|id| *id = 0);
+                out.header.extension = false;
+                out.header.extension_profile = 0;
+                out.header.extensions.clear();
+                result = sender.write_rtp(now, out);
+            }
+            match result {
                 Ok(()) => {
                     self.stats.rtp_out += 1;
                     if !s.first_forwarded {

@@ -137,6 +137,23 @@ describe('sunwai in a browser', () => {
       assert.ok(first.frames > 0 && later.frames > first.frames, `${who} decodes video: ${JSON.stringify([first, later])}`);
       assert.ok(first.samples > 0 && later.samples > first.samples, `${who} receives audio: ${JSON.stringify([first, later])}`);
     }
+    // The supervisor listens in silently: both sides' audio received and played, both
+    // sides' video arriving. (Chromium does not yet assemble the forwarded video on a
+    // monitor leg that joins mid-call: docs/media.md, "Known problems".)
+    await sup.locator('#b-officers button.listen').click();
+    await expectText(sup, '#mon-state', new RegExp(hi['sup.monitor_listening_any']));
+    const m1 = await monitorMedia(sup);
+    await sup.waitForTimeout(1500);
+    const m2 = await monitorMedia(sup);
+    assert.equal(m2.packets.length, 2, `two video streams: ${JSON.stringify(m2)}`);
+    assert.equal(m2.samples.length, 2, `two audio streams: ${JSON.stringify(m2)}`);
+    for (let i = 0; i < 2; i++) {
+      assert.ok(m2.packets[i] > (m1.packets[i] || 0), `monitor receives video ${i}: ${JSON.stringify([m1, m2])}`);
+      assert.ok(m2.samples[i] > (m1.samples[i] || 0), `monitor receives audio ${i}: ${JSON.stringify([m1, m2])}`);
+    }
+    await shot(sup, 'supervisor-monitor');
+    await sup.click('#mon-stop');
+    await sup.locator('#mon-videos').waitFor({ state: 'hidden' });
     await expectText(citizen, '#quality', /कनेक्शन/);
     await shot(citizen, 'citizen-call');
 
@@ -185,6 +202,7 @@ describe('sunwai in a browser', () => {
     await sup.locator('#detail').waitFor({ state: 'visible' });
     await expectText(sup, '#detail-facts', /FIR दर्ज/);
     await expectText(sup, '#detail-history', /Insp. Sharma/);
+    await expectText(sup, '#detail-history', /silent monitoring started.*silent monitoring stopped/s);
     const csv = await sup.getAttribute('#csv', 'href');
     assert.match(csv, /^\/api\/records\.csv\?desk=ssp-prayagraj/);
     await sup.selectOption('#s-new', 'forwarded');
@@ -282,6 +300,23 @@ async function inboundMedia(page) {
       if (r.kind === 'video') out.frames += r.framesDecoded || 0;
       if (r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
     });
+    return out;
+  });
+}
+
+/** Per inbound stream of the supervisor's monitor: video packets and frames, audio samples. */
+async function monitorMedia(page) {
+  return page.evaluate(async () => {
+    const pc = window.sunwaiMonitorMedia && window.sunwaiMonitorMedia.pc;
+    const out = { packets: [], frames: [], samples: [] };
+    if (!pc) return out;
+    const rows = [];
+    (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp') rows.push(r); });
+    rows.sort((a, b) => String(a.mid).localeCompare(String(b.mid)));
+    for (const r of rows) {
+      if (r.kind === 'video') { out.packets.push(r.packetsReceived || 0); out.frames.push(r.framesDecoded || 0); }
+      if (r.kind === 'audio') out.samples.push(r.totalSamplesReceived || 0);
+    }
     return out;
   });
 }

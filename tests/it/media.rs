@@ -167,6 +167,12 @@ async fn a_call_carries_media_both_ways_and_a_supervisor_listens_in_silently() {
     .await;
     let v = media_json(&app, &bearer).await;
     assert_eq!(v["peers"], 3, "{v}");
+    for (o, r) in &m_media.report().received {
+        eprintln!(
+            "MONITOR {o:?}: packets {} gaps {} late {} first {:?}",
+            r.packets, r.gaps, r.late, r.first_seq
+        );
+    }
     sup.request_ok(|id| ClientMsg::StopMonitor { id, entry })
         .await
         .unwrap();

@@ -263,3 +263,87 @@ export class CallMedia {
     this.ui.remote.srcObject = null;
   }
 }
+
+/** A supervisor's silent, receive-only view of a live call: both sides' audio and video,
+ *  through the server. Neither side is told or affected; the server writes each session
+ *  into the call's record. */
+export class MonitorMedia {
+  /**
+   * @param {import('./signal.js').Signal} signal
+   * @param {{citizen: HTMLVideoElement, officer: HTMLVideoElement,
+   *          onState: (state: 'idle' | 'connecting' | 'listening' | 'failed', detail?: string) => void}} ui
+   */
+  constructor(signal, ui) {
+    this.signal = signal;
+    this.ui = ui;
+    this.pc = null;
+    this.entry = null;
+    signal.on('sdp', (m) => this.#onAnswer(m.description));
+    signal.on('status', (s) => { if (s !== 'online' && this.entry) this.#reset('failed'); });
+  }
+
+  /** Listens in on the call of citizen `entry` (stopping any other first). */
+  async start(entry) {
+    if (this.entry) await this.signal.request({ type: 'stop_monitor', entry: this.entry }).catch(() => {});
+    this.#reset(null);
+    this.ui.onState('connecting');
+    try {
+      await this.signal.request({ type: 'monitor', entry });
+    } catch (e) {
+      this.ui.onState('failed', e && e.message);
+      return;
+    }
+    this.entry = entry;
+    const iceServers = (this.signal.welcome && this.signal.welcome.ice_servers || []).map((s) => ({
+      urls: s.urls, username: s.username || undefined, credential: s.credential || undefined,
+    }));
+    const pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
+    this.pc = pc;
+    // Reachable for end-to-end checks of getStats().
+    window.sunwaiMonitorMedia = this;
+    for (const kind of ['audio', 'video', 'audio', 'video']) pc.addTransceiver(kind, { direction: 'recvonly' });
+    const streams = { citizen: new MediaStream(), officer: new MediaStream() };
+    pc.ontrack = (e) => {
+      // The server names each forwarded stream after its side: `citizen-…` or `officer-…`.
+      const id = (e.streams[0] && e.streams[0].id) || '';
+      const side = id.startsWith('officer') ? 'officer' : 'citizen';
+      streams[side].addTrack(e.track);
+      const v = this.ui[side];
+      if (v.srcObject !== streams[side]) v.srcObject = streams[side];
+      v.play().catch(() => {});
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      if (pc.connectionState === 'connected') this.ui.onState('listening');
+      if (pc.connectionState === 'failed') this.#reset('failed');
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await this.signal.request({ type: 'sdp', description: { sdp_type: 'offer', sdp: pc.localDescription.sdp } });
+    } catch (e) {
+      this.ui.onState('failed', e && e.message);
+      await this.stop();
+    }
+  }
+
+  /** Stops listening; the server notes the end in the record. */
+  async stop() {
+    const entry = this.entry;
+    this.#reset('idle');
+    if (entry) await this.signal.request({ type: 'stop_monitor', entry }).catch(() => {});
+  }
+
+  async #onAnswer(d) {
+    const pc = this.pc;
+    if (!pc || !d || d.sdp_type !== 'answer' || pc.signalingState !== 'have-local-offer') return;
+    try { await pc.setRemoteDescription({ type: 'answer', sdp: d.sdp }); } catch (e) { console.warn('monitor sdp', e); }
+  }
+
+  #reset(state) {
+    if (this.pc) { this.pc.ontrack = null; this.pc.close(); }
+    this.pc = null;
+    this.entry = null;
+    for (const v of [this.ui.citizen, this.ui.officer]) v.srcObject = null;
+    if (state) this.ui.onState(state);
+  }
+}

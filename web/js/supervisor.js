@@ -10,18 +10,25 @@ import {
 import { Signal } from './signal.js';
 import { signedIn, wireSignOut } from './staff.js';
 import { DayChart } from './chart.js';
+import { MonitorMedia } from './media.js';
 
 const STATUSES = ['received', 'forwarded', 'under_investigation', 'resolved'];
 const S = { me: null, desks: [], desk: null, catalog: { categories: [], stations: [] }, snapshot: null, records: [], record: null, today: null, forecast: null };
 // The chart and the forecast are fetched this often (the server keeps a forecast 30 s).
 const REFRESH_MS = 60000;
 const signal = new Signal();
+const monitor = new MonitorMedia(signal, {
+  citizen: document.getElementById('mon-citizen'),
+  officer: document.getElementById('mon-officer'),
+  onState: monitorState,
+});
+let listening = null;
 const tz = () => (S.desk && S.desk.time_zone) || 'Asia/Kolkata';
 
 async function main() {
   await initI18n();
   wireSignOut();
-  onLangChange(() => { fillSelects(); renderBoard(); renderRecords(); renderDetail(); renderToday(true); renderForecast(); });
+  onLangChange(() => { monitorState(...monitorShown); fillSelects(); renderBoard(); renderRecords(); renderDetail(); renderToday(true); renderForecast(); });
   S.me = await signedIn('supervisor');
   const [desks, catalog] = await Promise.all([api('GET', '/api/desks'), api('GET', '/api/catalog')]);
   S.catalog = catalog.data || S.catalog;
@@ -97,8 +104,14 @@ function renderBoard() {
     return el('tr', {},
       el('td', { text: o.name }),
       el('td', {}, el('span', { class: 'badge', dataset: { state: o.state }, text: t(`duty.${o.state}`) }), inQueue ? ` · ${inQueue.name}` : ''),
-      el('td', { text: `${fmtTime(o.since, tz())} (${fmtDuration(Math.max(0, (at - new Date(o.since).getTime()) / 1000))})` }));
+      el('td', { text: `${fmtTime(o.since, tz())} (${fmtDuration(Math.max(0, (at - new Date(o.since).getTime()) / 1000))})` }),
+      el('td', {}, o.state === 'in_call' && o.entry && o.entry !== (listening && listening.entry)
+        ? el('button', { type: 'button', class: 'quiet listen', dataset: { entry: o.entry }, text: t('sup.listen'),
+          onclick: () => startListening(o.entry) })
+        : ''));
   }));
+  // The call being listened to has ended: stop.
+  if (listening && !s.officers.some((o) => o.state === 'in_call' && o.entry === listening.entry)) monitor.stop();
   $('#b-officers-empty').hidden = s.officers.length > 0;
   clear($('#b-queue'), s.queue.map((q, i) => el('tr', {},
     el('td', { text: String(i + 1) }),
@@ -333,3 +346,30 @@ $('#status-form').addEventListener('submit', async (e) => {
 });
 
 main();
+
+// ---- silent monitoring -----------------------------------------------------------------------
+
+async function startListening(entry) {
+  const rec = S.records.find((r) => r.id === entry);
+  listening = { entry, reference: rec ? rec.reference : '' };
+  renderBoard();
+  await monitor.start(entry);
+}
+
+let monitorShown = ['idle'];
+function monitorState(state, detail) {
+  monitorShown = [state, detail];
+  const msg = $('#mon-state');
+  $('#mon-videos').hidden = state !== 'connecting' && state !== 'listening';
+  $('#mon-stop').hidden = state !== 'connecting' && state !== 'listening';
+  if (state === 'listening') {
+    msg.textContent = listening && listening.reference
+      ? t('sup.monitor_listening', { reference: listening.reference }) : t('sup.monitor_listening_any');
+  }
+  else if (state === 'connecting') msg.textContent = t('sup.monitor_connecting');
+  else if (state === 'failed') msg.textContent = t('sup.monitor_failed', { why: detail || '' });
+  else msg.textContent = '';
+  if ((state === 'idle' || state === 'failed') && listening) { listening = null; renderBoard(); }
+}
+
+$('#mon-stop').addEventListener('click', () => monitor.stop());
