@@ -103,6 +103,10 @@ impl Conn {
                 return;
             }
         };
+        if !self.app.is_ready() {
+            self.reply_err(Some(id), ErrorCode::ShuttingDown, translate::SHUTTING_DOWN);
+            return;
+        }
         if let Err(RetryAfter(wait)) = self.app.limits().join(self.ip) {
             let at = translate::local_hhmm(self.app.clock().now(), wait, &desk.time_zone);
             let m = format!("too many joins from this address; try again at {at}");
