@@ -158,6 +158,11 @@ impl App {
         tokio::time::timeout(deadline, all).await.is_ok()
     }
 
+    /// Stops every desk actor, leaving each room as it is for the next start.
+    pub async fn stop_desks(&self) {
+        futures_util::future::join_all(self.desks().map(|d| d.stop())).await;
+    }
+
     /// Waits until every record note queued so far is written.
     pub async fn flush_records(&self) {
         let (done, written) = tokio::sync::oneshot::channel();

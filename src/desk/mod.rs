@@ -95,6 +95,11 @@ enum Msg {
     Drain {
         reply: oneshot::Sender<()>,
     },
+    /// The process is about to end: stop here, leaving the room as it is (what is still
+    /// in progress is restored at the next start), and ignore the goodbyes that follow.
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// An entry the last run left in the room, with what the desk shows about it.
@@ -229,6 +234,14 @@ impl DeskHandle {
         }
     }
 
+    /// Stops the actor (see [`Msg::Stop`]); later requests get [`DeskError::Gone`].
+    pub async fn stop(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Stop { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     fn send_later(&self, msg: Msg) {
         if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
             let tx = self.tx.clone();
@@ -336,6 +349,10 @@ impl Actor {
             };
             tokio::select! {
                 msg = rx.recv() => match msg {
+                    Some(Msg::Stop { reply }) => {
+                        let _ = reply.send(());
+                        break;
+                    }
                     Some(msg) => {
                         self.on_msg(msg).await;
                         self.check_drained();
@@ -463,6 +480,10 @@ impl Actor {
             Msg::Drain { reply } => {
                 self.apply(Command::Drain, now).await;
                 self.drained.push(reply);
+            }
+            // Handled by the loop in `run`.
+            Msg::Stop { reply } => {
+                let _ = reply.send(());
             }
         }
     }
