@@ -18,6 +18,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Records { what } => cli::records_cmd(what).await,
         Cmd::User { what } => cli::user_cmd(what).await,
         Cmd::Simulate(args) => cli::simulate_cmd(args),
+        Cmd::Chaos(args) => cli::chaos_cmd(args).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod api;
 mod audit;
 mod authz;
 mod browser;
+mod chaos;
 mod cli;
 mod demo;
 mod durability;
