@@ -559,10 +559,20 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let mut records_lost = 0;
     let mut ends_lost = 0;
     let mut served_unrecorded = 0;
+    let mut stuck = Vec::new();
     for (entry, _) in &s.joined {
         match store.get(EntryId(*entry)).await? {
             None => records_lost += 1,
             Some(c) => {
+                if s.fate.get(entry) == Some(&Fate::Waiting) {
+                    let history: Vec<&str> = c.history.iter().map(|h| h.kind.as_str()).collect();
+                    stuck.push(format!(
+                        "{} {}: {}",
+                        c.reference,
+                        c.disposition,
+                        history.join(", ")
+                    ));
+                }
                 let completed = c.disposition == Disposition::Completed;
                 if s.ended.contains(entry) && !completed {
                     ends_lost += 1;
@@ -591,6 +601,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         joined: s.joined.len(),
         served: s.fate.values().filter(|f| **f == Fate::Served).count(),
         still_waiting: s.fate.values().filter(|f| **f == Fate::Waiting).count(),
+        stuck,
         citizens_lost: lost.len(),
         lost_reasons: lost,
         records_lost,

@@ -14,6 +14,8 @@ pub struct Report {
     pub served: usize,
     /// Citizens neither served nor lost when the run ended (only after a timeout).
     pub still_waiting: usize,
+    /// Their records (reference, disposition, history), to see where they stopped.
+    pub stuck: Vec<String>,
     /// Citizens who lost their place: removed, carried over, or not recognised.
     pub citizens_lost: usize,
     pub lost_reasons: Vec<String>,
@@ -108,6 +110,9 @@ impl Report {
         line("duration", format!("{:.1} s", self.seconds));
         if self.timed_out {
             line("TIMED OUT", format!("{} still waiting", self.still_waiting));
+            for s in &self.stuck {
+                line("  waiting", s.clone());
+            }
         }
         line("result", if self.passed() { "PASS" } else { "FAIL" }.into());
         out
