@@ -90,8 +90,8 @@ pub async fn run_with_clock(
 
 /// A graceful stop: not ready (503 on /readyz), no new joins, calls in progress may finish
 /// until `shutdown_grace`, the desks stop, every record note is written, then connections
-/// are told to go (1001) and the listener stops. The waiting room needs no saving here: its places are
-/// written as they change, which is also what lets it survive `kill -9`.
+/// are told to go (1001) and the listener stops. The waiting room needs no saving here:
+/// its places are written as they change, which is also what lets it survive `kill -9`.
 async fn drain(app: &App) {
     app.set_ready(false);
     let grace = app.config().shutdown_grace;
@@ -100,7 +100,13 @@ async fn drain(app: &App) {
         "shutting down: no new joins; calls in progress may finish"
     );
     if !app.drain(grace).await {
-        tracing::warn!("calls still in progress at the shutdown deadline: they are restored as interrupted at the next start");
+        let calls: u32 = app.desks().map(|d| d.status().in_call).sum();
+        if calls > 0 {
+            tracing::warn!(
+                calls,
+                "calls still in progress at the shutdown deadline: they are restored as interrupted at the next start"
+            );
+        }
     }
     // From here the rooms stay as they are: closing the connections below must not count
     // as citizens and officers leaving.

@@ -172,3 +172,70 @@ async fn a_second_connection_supersedes_the_first_and_the_old_goodbye_is_ignored
         Outbound::Citizen(CitizenNote::Position { position: 1, .. })
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_desk_starts_with_the_saved_room_and_records_the_cut_call() {
+    let officer = UserId::new_random();
+    let saved = |n: u32, place, in_call_with| {
+        let info = info(n);
+        SavedEntry {
+            saved: Saved {
+                entry: EntryId(uuid::Uuid::from_u128(n.into())),
+                intake: info.intake.clone(),
+                joined_at: noon(),
+                place,
+                in_call_with,
+            },
+            info,
+        }
+    };
+    let waiting = saved(1, Some((Class::Normal, 1)), None);
+    let cut = saved(2, Some((Class::Normal, 2)), Some(officer));
+    let (desk, mut records) = desk_with(vec![waiting.clone(), cut.clone()]);
+    let v = desk.view().await.unwrap();
+    let order: Vec<EntryId> = v.view.queue.iter().map(|q| q.entry).collect();
+    assert_eq!(order, [cut.saved.entry, waiting.saved.entry]);
+    assert!(v.view.queue.iter().all(|q| !q.connected));
+    assert_eq!(v.references, ["PRY-2026-000002", "PRY-2026-000001"]);
+    let mut notes = vec![];
+    while let Ok(RecordJob::Note { note, .. }) = records.try_recv() {
+        notes.push(note);
+    }
+    assert!(notes.contains(&RecordNote::Interrupted {
+        entry: cut.saved.entry,
+        officer,
+        reason: crate::core::room::InterruptReason::ServerRestart,
+    }));
+    // The citizen's ticket finds the place; the officer takes the call up again.
+    let (cbox, _cin) = Outbox::new(1);
+    assert_eq!(
+        desk.attach(waiting.saved.entry, cbox).await.unwrap(),
+        AttachedAs::Waiting
+    );
+    let (obox, mut oin) = Outbox::new(2);
+    desk.on_duty(officer, "Officer".into(), obox).await.unwrap();
+    loop {
+        if let Outbound::Officer(OfficerNote::CallResumed { entry }, _) = next(&mut oin).await {
+            assert_eq!(entry, cut.saved.entry);
+            break;
+        }
+    }
+    // Draining answers once that call is over; a stopped desk is gone.
+    let drained = tokio::spawn({
+        let desk = desk.clone();
+        async move { desk.drain().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!drained.is_finished());
+    assert!(matches!(
+        desk.can_join().await,
+        Err(DeskError::Room(RoomError::ShuttingDown))
+    ));
+    desk.command(Command::EndCall { officer }).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), drained)
+        .await
+        .expect("drained once the call ended")
+        .unwrap();
+    desk.stop().await;
+    assert!(matches!(desk.can_join().await, Err(DeskError::Gone)));
+}
