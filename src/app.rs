@@ -10,7 +10,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Config;
 use crate::core::ids::DeskId;
-use crate::desk::{spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle};
+use crate::desk::{
+    load_saved, spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle, RecordJob,
+};
 use crate::http::limits::Limits;
 use crate::sfu::{MediaConfig, Sfu};
 use crate::store::Store;
@@ -32,6 +34,9 @@ struct Inner {
     limits: Limits,
     origins: Vec<String>,
     media: Option<Sfu>,
+    records: tokio::sync::mpsc::Sender<RecordJob>,
+    /// Turns true when open connections should close (the server is stopping).
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The process-wide Prometheus recorder. `metrics` has one global recorder, so several
@@ -56,8 +61,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 impl App {
-    /// Opens the store and starts the desks. The record writer runs until the last desk
-    /// handle is dropped.
+    /// Starts the record writer and the desks, each with the waiting room the last run
+    /// left. The record writer runs until the last desk handle is dropped.
     pub async fn start(
         config: Config,
         store: Store,
@@ -87,16 +92,14 @@ impl App {
             None
         };
         let (records, _writer) = spawn_record_writer(store.clone());
-        let desks = config
-            .desks
-            .iter()
-            .map(|d| {
-                (
-                    d.id.clone(),
-                    spawn_desk(d, clock, records.clone(), media.clone()),
-                )
-            })
-            .collect();
+        let mut desks = BTreeMap::new();
+        for d in &config.desks {
+            let saved = load_saved(&store, &d.id).await?;
+            desks.insert(
+                d.id.clone(),
+                spawn_desk(d, clock, records.clone(), saved, media.clone()),
+            );
+        }
         let category_keys = config.category_keys();
         let limits = Limits::new(&config.limits);
         let origins = if config.origins.is_empty() {
@@ -120,6 +123,8 @@ impl App {
                 limits,
                 origins,
                 media,
+                records,
+                closing: tokio::sync::watch::channel(false).0,
             }),
         };
         // Keep the rate limiters' maps small; stops when the server is dropped.
@@ -177,5 +182,41 @@ impl App {
     }
     pub fn set_ready(&self, ready: bool) {
         self.inner.ready.store(ready, Ordering::Relaxed)
+    }
+
+    /// Drains every desk (no joins, no new calls) and waits until no call or offer is left
+    /// or `deadline` has passed. Returns whether every desk became idle in time.
+    pub async fn drain(&self, deadline: std::time::Duration) -> bool {
+        let all = futures_util::future::join_all(self.desks().map(|d| d.drain()));
+        tokio::time::timeout(deadline, all).await.is_ok()
+    }
+
+    /// Stops every desk actor, leaving each room as it is for the next start.
+    pub async fn stop_desks(&self) {
+        futures_util::future::join_all(self.desks().map(|d| d.stop())).await;
+    }
+
+    /// Waits until every record note queued so far is written.
+    pub async fn flush_records(&self) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        if self
+            .inner
+            .records
+            .send(RecordJob::Flushed(done))
+            .await
+            .is_ok()
+        {
+            let _ = written.await;
+        }
+    }
+
+    /// Tells open connections to close (server going away).
+    pub fn close_connections(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Becomes true when connections should close.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
     }
 }

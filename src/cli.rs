@@ -1,5 +1,5 @@
 //! The command line: `serve`, `config example|check`, `records export`, `user …`,
-//! `simulate`.
+//! `simulate`, `chaos`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -69,6 +69,48 @@ pub enum Cmd {
     /// Real calls through a running server's SFU, with loss, jitter and connect times:
     /// officer accounts PREFIX1..PREFIXn must exist (`user add`).
     Loadtest(crate::loadtest::LoadtestArgs),
+    /// Kill the server with SIGKILL at random moments while citizens wait and officers
+    /// take calls, and check that nobody and no record was lost and the order was kept.
+    /// Runs its own server (this executable) on loopback in a scratch directory.
+    Chaos(ChaosArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ChaosArgs {
+    /// Citizens who join, one after another.
+    #[arg(long, default_value_t = 100)]
+    pub citizens: usize,
+    /// Officers taking calls.
+    #[arg(long, default_value_t = 5)]
+    pub officers: usize,
+    /// Times the server is killed (SIGKILL) and restarted.
+    #[arg(long, default_value_t = 10)]
+    pub kills: usize,
+    /// Longest time between kills, in milliseconds (each gap is random, at least 200).
+    #[arg(long, default_value_t = 2000)]
+    pub max_gap_ms: u64,
+    /// Mean call length in milliseconds (uniform from 0 to twice this).
+    #[arg(long, default_value_t = 200)]
+    pub call_ms: u64,
+    /// Mean time between arrivals in milliseconds (uniform from 0 to twice this).
+    #[arg(long, default_value_t = 20)]
+    pub arrival_ms: u64,
+    /// Seed for the random timings (default: from the clock; printed in the report).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Scratch directory; must not exist (default: a new one under the system's temp
+    /// directory, removed afterwards unless --keep).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep the scratch directory (database and server log) afterwards.
+    #[arg(long)]
+    pub keep: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout_secs: u64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -621,6 +663,51 @@ pub fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.table());
+    }
+    Ok(())
+}
+
+pub async fn chaos_cmd(args: ChaosArgs) -> anyhow::Result<()> {
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let (dir, temporary) = match &args.dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("sunwai-chaos-{seed:x}")),
+            !args.keep,
+        ),
+    };
+    if args.citizens == 0 || args.officers == 0 {
+        bail!("--citizens and --officers must be at least 1");
+    }
+    let plan = crate::chaos::Plan {
+        citizens: args.citizens,
+        officers: args.officers,
+        kills: args.kills,
+        max_gap: std::time::Duration::from_millis(args.max_gap_ms),
+        mean_call: std::time::Duration::from_millis(args.call_ms),
+        mean_arrival: std::time::Duration::from_millis(args.arrival_ms),
+        seed,
+        data_dir: dir.clone(),
+        timeout: std::time::Duration::from_secs(args.timeout_secs),
+    };
+    let result = crate::chaos::run(plan).await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("data and server log kept in {}", dir.display());
+    }
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if !report.passed() {
+        bail!("chaos run failed");
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod chaos;
 pub mod cli;
 pub mod config;
 pub mod core;
@@ -62,10 +63,10 @@ pub async fn run_with_clock(
     let app = App::start(config, store.clone(), clock, local).await?;
     let router =
         http::router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let ready = app.clone();
+    let stopping = app.clone();
     let stop = async move {
         shutdown.await;
-        ready.set_ready(false);
+        drain(&stopping).await;
     };
     match tls {
         None => {
@@ -83,6 +84,35 @@ pub async fn run_with_clock(
                 .await?
         }
     }
+    // Whatever the last connections did (a citizen leaving) is written before the end.
+    app.flush_records().await;
     store.close().await;
     Ok(())
+}
+
+/// A graceful stop: not ready (503 on /readyz), no new joins, calls in progress may finish
+/// until `shutdown_grace`, the desks stop, every record note is written, then connections
+/// are told to go (1001) and the listener stops. The waiting room needs no saving here:
+/// its places are written as they change, which is also what lets it survive `kill -9`.
+async fn drain(app: &App) {
+    app.set_ready(false);
+    let grace = app.config().shutdown_grace;
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: no new joins; calls in progress may finish"
+    );
+    if !app.drain(grace).await {
+        let calls: u32 = app.desks().map(|d| d.status().in_call).sum();
+        if calls > 0 {
+            tracing::warn!(
+                calls,
+                "calls still in progress at the shutdown deadline: they are restored as interrupted at the next start"
+            );
+        }
+    }
+    // From here the rooms stay as they are: closing the connections below must not count
+    // as citizens and officers leaving.
+    app.stop_desks().await;
+    app.flush_records().await;
+    app.close_connections();
 }

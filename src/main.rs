@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::User { what } => cli::user_cmd(what).await,
         Cmd::Simulate(args) => cli::simulate_cmd(args),
         Cmd::Loadtest(args) => loadtest(args).await,
+        Cmd::Chaos(args) => cli::chaos_cmd(args).await,
     }
 }
 

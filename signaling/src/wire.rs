@@ -760,6 +760,8 @@ pub enum ErrorCode {
     RateLimited,
     /// A dependency (e.g. the media server) is unavailable; retry later.
     Unavailable,
+    /// The server is shutting down (a restart, usually): no new joins. Retry in a minute.
+    ShuttingDown,
     Internal,
     /// A code this client does not know (sent by a newer server).
     #[serde(other)]
@@ -785,6 +787,7 @@ impl ErrorCode {
             NotFound => "not_found",
             RateLimited => "rate_limited",
             Unavailable => "unavailable",
+            ShuttingDown => "shutting_down",
             Internal => "internal",
             Unknown => "unknown",
         }

@@ -277,6 +277,7 @@ fn error_codes_have_stable_names() {
         (ErrorCode::NotFound, "not_found"),
         (ErrorCode::RateLimited, "rate_limited"),
         (ErrorCode::Unavailable, "unavailable"),
+        (ErrorCode::ShuttingDown, "shutting_down"),
         (ErrorCode::Internal, "internal"),
     ];
     for (code, name) in all {

@@ -157,6 +157,7 @@ fn the_doc_lists_every_error_code() {
         "not_found",
         "rate_limited",
         "unavailable",
+        "shutting_down",
         "internal",
     ] {
         assert!(

@@ -33,6 +33,7 @@ pub struct Labelled {
 pub struct PolicyFile {
     pub offer_timeout_secs: u32,
     pub citizen_grace_secs: u32,
+    pub officer_grace_secs: u32,
     pub wrap_up_secs: u32,
     pub assumed_call_secs: u32,
     pub late_join: String,
@@ -45,6 +46,7 @@ impl Default for PolicyFile {
         Self {
             offer_timeout_secs: 30,
             citizen_grace_secs: 120,
+            officer_grace_secs: 60,
             wrap_up_secs: 30,
             assumed_call_secs: 360,
             late_join: "carry_over".into(),
@@ -137,6 +139,8 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub limits: Limits,
     pub media: MediaFile,
+    /// Seconds calls in progress may go on after SIGTERM before the server stops anyway.
+    pub shutdown_grace_secs: u32,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskFile>,
@@ -205,6 +209,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub limits: Limits,
     pub media: MediaSettings,
+    /// How long calls in progress may go on after a shutdown is asked for.
+    pub shutdown_grace: std::time::Duration,
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskConfig>,
@@ -368,12 +374,14 @@ impl PolicyFile {
         };
         within(self.offer_timeout_secs, 5, 600, "offer_timeout_secs")?;
         within(self.citizen_grace_secs, 5, 3600, "citizen_grace_secs")?;
+        within(self.officer_grace_secs, 0, 3600, "officer_grace_secs")?;
         within(self.wrap_up_secs, 0, 1800, "wrap_up_secs")?;
         within(self.assumed_call_secs, 30, 7200, "assumed_call_secs")?;
         within(self.max_waiting, 1, 100_000, "max_waiting")?;
         Ok(Policy {
             offer_timeout: secs(self.offer_timeout_secs),
             citizen_grace: secs(self.citizen_grace_secs),
+            officer_grace: secs(self.officer_grace_secs),
             wrap_up: secs(self.wrap_up_secs),
             assumed_call: secs(self.assumed_call_secs),
             late_join,
@@ -452,6 +460,12 @@ impl FileConfig {
                 )));
             }
         }
+        if self.shutdown_grace_secs > 3600 {
+            return Err(ConfigError::Invalid(format!(
+                "shutdown_grace_secs: {} is more than 3600",
+                self.shutdown_grace_secs
+            )));
+        }
         keys_ok(&self.categories, "categories")?;
         keys_ok(&self.stations, "stations")?;
         if self.desks.is_empty() {
@@ -502,6 +516,7 @@ impl FileConfig {
             tls,
             limits: self.limits,
             media,
+            shutdown_grace: std::time::Duration::from_secs(u64::from(self.shutdown_grace_secs)),
             categories: self.categories,
             stations: self.stations,
             desks,

@@ -20,14 +20,14 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::DeskConfig;
 use crate::core::ids::{DeskId, EntryId, UserId};
 use crate::core::room::{
-    CallNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError,
+    CallNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError, Saved,
 };
 use crate::core::schedule::{Schedule, Window, WindowStatus};
 use crate::sfu::Sfu;
 
 pub use clock::Clock;
 pub use outbox::{ConnId, DeskView, EntryInfo, Inbox, Outbound, Outbox, OUTBOX_CAPACITY};
-pub use records::{spawn_record_writer, RecordJob};
+pub use records::{load_saved, room_class, spawn_record_writer, RecordJob};
 
 /// Messages a desk may have queued before senders wait.
 const MAILBOX: usize = 1024;
@@ -96,6 +96,22 @@ enum Msg {
     Copy {
         reply: oneshot::Sender<Box<Room>>,
     },
+    /// Shutting down: refuse joins, start no calls, answer once no call or offer is left.
+    Drain {
+        reply: oneshot::Sender<()>,
+    },
+    /// The process is about to end: stop here, leaving the room as it is (what is still
+    /// in progress is restored at the next start), and ignore the goodbyes that follow.
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// An entry the last run left in the room, with what the desk shows about it.
+#[derive(Clone, Debug)]
+pub struct SavedEntry {
+    pub saved: Saved,
+    pub info: EntryInfo,
 }
 
 /// What a reattached citizen is doing.
@@ -225,6 +241,23 @@ impl DeskHandle {
         rx.await.map_err(|_| DeskError::Gone)
     }
 
+    /// Starts draining the desk (see [`Msg::Drain`]); completes when no call or offer is
+    /// left, or at once if the actor is gone.
+    pub async fn drain(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Drain { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Stops the actor (see [`Msg::Stop`]); later requests get [`DeskError::Gone`].
+    pub async fn stop(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Stop { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     fn send_later(&self, msg: Msg) {
         if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
             let tx = self.tx.clone();
@@ -250,17 +283,32 @@ struct Actor {
     media: Option<Sfu>,
     status: watch::Sender<DeskStatus>,
     dirty: bool,
+    /// Answered once the room, draining, has no call or offer left.
+    drained: Vec<oneshot::Sender<()>>,
 }
 
-/// Starts the actor for one desk.
+/// Starts the actor for one desk, with the entries the last run left (see
+/// `Room::restore`; empty on a first start).
 pub fn spawn_desk(
     cfg: &DeskConfig,
     clock: Clock,
     records: mpsc::Sender<RecordJob>,
+    saved: Vec<SavedEntry>,
     media: Option<Sfu>,
 ) -> DeskHandle {
-    let room = Room::new(cfg.policy.clone(), Schedule::new(cfg.schedule.clone()));
     let now = clock.now();
+    let mut entries = HashMap::new();
+    let mut times = HashMap::new();
+    let saved = saved
+        .into_iter()
+        .map(|s| {
+            times.insert(s.saved.entry, (s.saved.joined_at, None));
+            entries.insert(s.saved.entry, Arc::new(s.info));
+            s.saved
+        })
+        .collect();
+    let schedule = Schedule::new(cfg.schedule.clone());
+    let (room, restored) = Room::restore(cfg.policy.clone(), schedule, saved, now);
     let (window, next_window) = window_and_next(room.schedule(), now);
     let status0 = DeskStatus {
         window,
@@ -275,8 +323,8 @@ pub fn spawn_desk(
         id: cfg.id.clone(),
         room,
         clock,
-        entries: HashMap::new(),
-        times: HashMap::new(),
+        entries,
+        times,
         citizens: HashMap::new(),
         officers: HashMap::new(),
         watchers: Vec::new(),
@@ -284,8 +332,9 @@ pub fn spawn_desk(
         media,
         status: status_tx,
         dirty: true,
+        drained: Vec::new(),
     };
-    tokio::spawn(actor.run(rx));
+    tokio::spawn(actor.run(rx, restored));
     DeskHandle {
         id: cfg.id.clone(),
         name: cfg.name.clone(),
@@ -297,7 +346,13 @@ pub fn spawn_desk(
 }
 
 impl Actor {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>, restored: Vec<Effect>) {
+        if !self.room.is_empty() {
+            tracing::info!(desk = %self.id, entries = self.room.len(), "waiting room restored");
+        }
+        let now = self.clock.now();
+        self.route(restored, now).await;
+        self.publish_status(now);
         let mut snapshots = tokio::time::interval(SNAPSHOT_EVERY);
         snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -314,7 +369,14 @@ impl Actor {
             };
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(msg) => self.on_msg(msg).await,
+                    Some(Msg::Stop { reply }) => {
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(msg) => {
+                        self.on_msg(msg).await;
+                        self.check_drained();
+                    }
                     None => break,
                 },
                 () = sleep => {
@@ -323,6 +385,7 @@ impl Actor {
                     self.route(fx, now).await;
                     // Window edges change the status even when nobody is there.
                     self.publish_status(now);
+                    self.check_drained();
                 }
                 _ = snapshots.tick(), if self.dirty && !self.watchers.is_empty() => self.send_snapshot(),
             }
@@ -335,6 +398,7 @@ impl Actor {
         match msg {
             Msg::CanJoin { reply } => {
                 let r = match self.room.schedule().status(now) {
+                    _ if self.room.is_draining() => Err(RoomError::ShuttingDown),
                     WindowStatus::Closed { next } => Err(RoomError::WindowClosed { next }),
                     WindowStatus::Open(_) if self.room.len() >= self.room.policy().max_waiting => {
                         Err(RoomError::QueueFull)
@@ -360,8 +424,8 @@ impl Actor {
                 match self.room.handle(cmd, now) {
                     Ok(fx) => {
                         self.times.insert(entry, (now, None));
-                        let _ = reply.send(Ok(()));
-                        self.route(fx, now).await;
+                        let wrote = self.route(fx, now).await;
+                        self.reply_when_written(wrote, reply);
                     }
                     Err(e) => {
                         self.entries.remove(&entry);
@@ -436,12 +500,48 @@ impl Actor {
             Msg::Copy { reply } => {
                 let _ = reply.send(Box::new(self.room.clone()));
             }
+            Msg::Drain { reply } => {
+                self.apply(Command::Drain, now).await;
+                self.drained.push(reply);
+            }
+            // Handled by the loop in `run`.
+            Msg::Stop { reply } => {
+                let _ = reply.send(());
+            }
         }
+    }
+
+    /// Answers drain requests once no call or offer is left.
+    fn check_drained(&mut self) {
+        if !self.drained.is_empty() && !self.room.is_busy() {
+            for reply in self.drained.drain(..) {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Replies `Ok` now, or, when the command wrote record notes, once the record writer
+    /// has committed them: an acknowledged command is on disk. The actor does not wait.
+    fn reply_when_written(&self, wrote: bool, reply: Reply<()>) {
+        if !wrote {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        let (done, written) = oneshot::channel();
+        let records = self.records.clone();
+        tokio::spawn(async move {
+            if records.send(RecordJob::Flushed(done)).await.is_ok() {
+                let _ = written.await;
+            }
+            let _ = reply.send(Ok(()));
+        });
     }
 
     async fn apply(&mut self, cmd: Command, now: Timestamp) {
         match self.room.handle(cmd, now) {
-            Ok(fx) => self.route(fx, now).await,
+            Ok(fx) => {
+                self.route(fx, now).await;
+            }
             Err(e) => tracing::debug!(desk = %self.id, error = %e, "command not applied"),
         }
     }
@@ -454,8 +554,8 @@ impl Actor {
     ) {
         match r {
             Ok(fx) => {
-                let _ = reply.send(Ok(()));
-                self.route(fx, now).await;
+                let wrote = self.route(fx, now).await;
+                self.reply_when_written(wrote, reply);
             }
             Err(e) => {
                 let _ = reply.send(Err(e));
@@ -489,12 +589,13 @@ impl Actor {
             .retain(|w| w.push(Outbound::Desk(view.clone())));
     }
 
-    /// Delivers a batch of effects in order.
-    async fn route(&mut self, fx: Vec<Effect>, now: Timestamp) {
+    /// Delivers a batch of effects in order. Returns whether any record note was sent.
+    async fn route(&mut self, fx: Vec<Effect>, now: Timestamp) -> bool {
         if fx.is_empty() {
-            return;
+            return false;
         }
         self.dirty = true;
+        let mut wrote = false;
         let mut finished = Vec::new();
         for effect in fx {
             match effect {
@@ -519,14 +620,15 @@ impl Actor {
                         finished.push(entry);
                     }
                     // Waits for room rather than dropping: a record is never lost.
-                    if self
-                        .records
-                        .send(RecordJob { note, at: now })
-                        .await
-                        .is_err()
-                    {
+                    let job = RecordJob::Note {
+                        desk: self.id.clone(),
+                        note,
+                        at: now,
+                    };
+                    if self.records.send(job).await.is_err() {
                         tracing::error!(desk = %self.id, "record writer is gone; record note lost");
                     }
+                    wrote = true;
                 }
                 Effect::Call(note) => {
                     let Some(sfu) = &self.media else { continue };
@@ -543,6 +645,7 @@ impl Actor {
             self.citizens.remove(&entry);
         }
         self.publish_status(now);
+        wrote
     }
 
     /// Metrics from record notes.

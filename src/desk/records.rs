@@ -1,27 +1,112 @@
-//! The record writer: turns the room's record notes into store events and writes them in
+//! The record writer: turns the room's record notes into store writes and makes them in
 //! order. Desks send over a bounded channel and wait when it is full, so a slow database
-//! slows the desks down rather than losing a record.
+//! slows the desks down rather than losing a record. A desk that must not answer before
+//! its notes are on disk sends [`RecordJob::Flushed`] after them and waits for that.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::core::room::RecordNote;
-use crate::store::{RecordEvent, Store};
+use crate::core::ids::DeskId;
+use crate::core::room::{Class, RecordNote, Saved};
+use crate::store::{Disposition, QueueClass, QueuePlace, RecordEvent, Store, StoreError};
+
+use super::{EntryInfo, SavedEntry};
 
 /// Record notes that may queue before desks wait for the database.
 pub const RECORD_QUEUE: usize = 4096;
 
 #[derive(Debug)]
-pub struct RecordJob {
-    pub note: RecordNote,
-    pub at: Timestamp,
+pub enum RecordJob {
+    Note {
+        desk: DeskId,
+        note: RecordNote,
+        at: Timestamp,
+    },
+    /// Answered once every job sent before it has been written (or has finally failed).
+    Flushed(oneshot::Sender<()>),
 }
 
-pub fn to_event(job: RecordJob) -> RecordEvent {
-    let at = job.at;
-    match job.note {
+/// One write to the store.
+#[derive(Clone, Debug)]
+pub enum Write {
+    Event(RecordEvent),
+    Place(QueuePlace),
+}
+
+impl Write {
+    async fn run(&self, store: &Store) -> Result<(), StoreError> {
+        match self {
+            Write::Event(ev) => store.apply(ev.clone()).await,
+            Write::Place(p) => store.place(p).await,
+        }
+    }
+}
+
+pub fn queue_class(c: Class) -> QueueClass {
+    match c {
+        Class::Interrupted => QueueClass::Interrupted,
+        Class::Carried => QueueClass::Carried,
+        Class::Normal => QueueClass::Normal,
+    }
+}
+
+pub fn room_class(c: QueueClass) -> Class {
+    match c {
+        QueueClass::Interrupted => Class::Interrupted,
+        QueueClass::Carried => Class::Carried,
+        QueueClass::Normal => Class::Normal,
+    }
+}
+
+/// The desk's waiting room as the last run left it, ready for `spawn_desk`.
+pub async fn load_saved(store: &Store, desk: &DeskId) -> Result<Vec<SavedEntry>, StoreError> {
+    let open = store.waiting_room(desk).await?;
+    Ok(open
+        .into_iter()
+        .map(|o| {
+            let c = o.complaint;
+            let in_call_with = match (c.disposition, c.officer) {
+                (Disposition::InCall, Some(officer)) => Some(officer),
+                (Disposition::InCall, None) => {
+                    tracing::warn!(reference = %c.reference, "a call without an officer; restored as waiting");
+                    None
+                }
+                _ => None,
+            };
+            SavedEntry {
+                saved: Saved {
+                    entry: c.id,
+                    intake: c.intake.clone(),
+                    joined_at: c.created_at,
+                    place: o.place.map(|(class, seq)| (room_class(class), seq)),
+                    in_call_with,
+                },
+                info: EntryInfo {
+                    reference: c.reference.to_string(),
+                    intake: c.intake,
+                },
+            }
+        })
+        .collect())
+}
+
+pub fn to_write(desk: DeskId, note: RecordNote, at: Timestamp) -> Write {
+    match note {
+        RecordNote::Placed { entry, class, seq } => Write::Place(QueuePlace {
+            id: entry,
+            desk,
+            class: queue_class(class),
+            seq,
+            at,
+        }),
+        note => Write::Event(to_event(note, at)),
+    }
+}
+
+pub fn to_event(note: RecordNote, at: Timestamp) -> RecordEvent {
+    match note {
         RecordNote::Offered {
             entry,
             officer,
@@ -57,10 +142,27 @@ pub fn to_event(job: RecordJob) -> RecordEvent {
             at,
             by: by.as_str().to_owned(),
         },
-        RecordNote::Interrupted { entry, .. } => RecordEvent::Interrupted {
+        RecordNote::Interrupted { entry, reason, .. } => RecordEvent::Interrupted {
             id: entry,
             at,
-            reason: "officer_lost".into(),
+            reason: reason.as_str().to_owned(),
+        },
+        RecordNote::Resumed {
+            entry,
+            officer,
+            officer_name,
+        } => RecordEvent::Resumed {
+            id: entry,
+            at,
+            officer,
+            officer_name,
+        },
+        // Turned into a place write by `to_write`; as an event it is only a note.
+        RecordNote::Placed { entry, class, seq } => RecordEvent::Note {
+            id: entry,
+            at,
+            actor: crate::store::Actor::System,
+            text: format!("queue place {} {seq}", queue_class(class)),
         },
         RecordNote::Abandoned { entry, because } => RecordEvent::Abandoned {
             id: entry,
@@ -81,10 +183,16 @@ pub fn spawn_record_writer(store: Store) -> (mpsc::Sender<RecordJob>, tokio::tas
     let (tx, mut rx) = mpsc::channel::<RecordJob>(RECORD_QUEUE);
     let task = tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
-            let event = to_event(job);
+            let write = match job {
+                RecordJob::Note { desk, note, at } => to_write(desk, note, at),
+                RecordJob::Flushed(done) => {
+                    let _ = done.send(());
+                    continue;
+                }
+            };
             let mut delay = Duration::from_millis(50);
             for attempt in 1.. {
-                match store.apply(event.clone()).await {
+                match write.run(&store).await {
                     Ok(()) => break,
                     Err(e) if attempt < 8 && e.is_transient() => {
                         tracing::warn!(error = %e, attempt, "record write failed; retrying");
@@ -92,7 +200,7 @@ pub fn spawn_record_writer(store: Store) -> (mpsc::Sender<RecordJob>, tokio::tas
                         delay *= 2;
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, ?event, "record write failed");
+                        tracing::error!(error = %e, ?write, "record write failed");
                         metrics::counter!("sunwai_record_write_failures_total").increment(1);
                         break;
                     }

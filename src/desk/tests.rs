@@ -16,11 +16,30 @@ fn noon() -> Timestamp {
     "2026-11-28T06:30:00Z".parse().unwrap()
 }
 
+/// A desk whose record writer is a stand-in: it passes the notes on to the test and
+/// answers flushes at once.
 fn desk() -> (DeskHandle, mpsc::Receiver<RecordJob>) {
+    desk_with(Vec::new())
+}
+
+fn desk_with(saved: Vec<SavedEntry>) -> (DeskHandle, mpsc::Receiver<RecordJob>) {
     let cfg = FileConfig::default().validate().unwrap();
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, mut writer) = mpsc::channel(64);
+    let (notes, rx) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        while let Some(job) = writer.recv().await {
+            match job {
+                RecordJob::Flushed(done) => {
+                    let _ = done.send(());
+                }
+                note => {
+                    let _ = notes.send(note).await;
+                }
+            }
+        }
+    });
     (
-        spawn_desk(&cfg.desks[0], Clock::starting_at(noon()), tx, None),
+        spawn_desk(&cfg.desks[0], Clock::starting_at(noon()), tx, saved, None),
         rx,
     )
 }
@@ -85,15 +104,18 @@ async fn an_offer_times_out_on_the_actors_own_timer() {
     }
     let mut kinds = vec![];
     while let Ok(job) = records.try_recv() {
+        let RecordJob::Note { note, .. } = job else {
+            continue;
+        };
         kinds.push(
-            format!("{:?}", job.note)
+            format!("{:?}", note)
                 .split_whitespace()
                 .next()
                 .unwrap()
                 .to_owned(),
         );
     }
-    assert_eq!(kinds, ["Offered", "Declined"]);
+    assert_eq!(kinds, ["Placed", "Offered", "Declined"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -149,4 +171,71 @@ async fn a_second_connection_supersedes_the_first_and_the_old_goodbye_is_ignored
         next(&mut second_in).await,
         Outbound::Citizen(CitizenNote::Position { position: 1, .. })
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_desk_starts_with_the_saved_room_and_records_the_cut_call() {
+    let officer = UserId::new_random();
+    let saved = |n: u32, place, in_call_with| {
+        let info = info(n);
+        SavedEntry {
+            saved: Saved {
+                entry: EntryId(uuid::Uuid::from_u128(n.into())),
+                intake: info.intake.clone(),
+                joined_at: noon(),
+                place,
+                in_call_with,
+            },
+            info,
+        }
+    };
+    let waiting = saved(1, Some((Class::Normal, 1)), None);
+    let cut = saved(2, Some((Class::Normal, 2)), Some(officer));
+    let (desk, mut records) = desk_with(vec![waiting.clone(), cut.clone()]);
+    let v = desk.view().await.unwrap();
+    let order: Vec<EntryId> = v.view.queue.iter().map(|q| q.entry).collect();
+    assert_eq!(order, [cut.saved.entry, waiting.saved.entry]);
+    assert!(v.view.queue.iter().all(|q| !q.connected));
+    assert_eq!(v.references, ["PRY-2026-000002", "PRY-2026-000001"]);
+    let mut notes = vec![];
+    while let Ok(RecordJob::Note { note, .. }) = records.try_recv() {
+        notes.push(note);
+    }
+    assert!(notes.contains(&RecordNote::Interrupted {
+        entry: cut.saved.entry,
+        officer,
+        reason: crate::core::room::InterruptReason::ServerRestart,
+    }));
+    // The citizen's ticket finds the place; the officer takes the call up again.
+    let (cbox, _cin) = Outbox::new(1);
+    assert_eq!(
+        desk.attach(waiting.saved.entry, cbox).await.unwrap(),
+        AttachedAs::Waiting
+    );
+    let (obox, mut oin) = Outbox::new(2);
+    desk.on_duty(officer, "Officer".into(), obox).await.unwrap();
+    loop {
+        if let Outbound::Officer(OfficerNote::CallResumed { entry }, _) = next(&mut oin).await {
+            assert_eq!(entry, cut.saved.entry);
+            break;
+        }
+    }
+    // Draining answers once that call is over; a stopped desk is gone.
+    let drained = tokio::spawn({
+        let desk = desk.clone();
+        async move { desk.drain().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!drained.is_finished());
+    assert!(matches!(
+        desk.can_join().await,
+        Err(DeskError::Room(RoomError::ShuttingDown))
+    ));
+    desk.command(Command::EndCall { officer }).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), drained)
+        .await
+        .expect("drained once the call ended")
+        .unwrap();
+    desk.stop().await;
+    assert!(matches!(desk.can_join().await, Err(DeskError::Gone)));
 }

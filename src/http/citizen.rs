@@ -112,6 +112,10 @@ impl Conn {
                 return;
             }
         };
+        if !self.app.is_ready() {
+            self.reply_err(Some(id), ErrorCode::ShuttingDown, translate::SHUTTING_DOWN);
+            return;
+        }
         if let Err(RetryAfter(wait)) = self.app.limits().join(self.ip) {
             let at = translate::local_hhmm(self.app.clock().now(), wait, &desk.time_zone);
             let m = format!("too many joins from this address; try again at {at}");
@@ -217,33 +221,42 @@ impl Conn {
         };
         let desk = self.app.desk(record.desk.as_str())?.clone();
         let entry = record.id;
-        let state = match desk.attach(entry, self.outbox.clone()).await {
-            Ok(AttachedAs::Waiting) => "waiting",
-            Ok(AttachedAs::InCall) => "in_call",
-            Err(_)
-                if matches!(
-                    record.disposition,
-                    Disposition::CarriedOver | Disposition::Waiting
-                ) =>
-            {
-                // Not in the live room: a token from an earlier window (or a place from
-                // before a restart) goes to the front of the queue if the window is open.
-                let intake = record.intake.clone();
-                let info = EntryInfo {
-                    reference: record.reference.to_string(),
-                    intake,
+        let (state, attached) = match desk.attach(entry, self.outbox.clone()).await {
+            Ok(AttachedAs::Waiting) => ("waiting", true),
+            Ok(AttachedAs::InCall) => ("in_call", true),
+            // The server is stopping: the place is kept for the next process, and this
+            // connection is about to be closed (1001) so that the client comes back there.
+            Err(DeskError::Gone) => (record.disposition.as_str(), false),
+            Err(_) => {
+                // Not in the live room. The record may be a moment behind the room: the
+                // note that closed it (a call that just ended) is already queued for the
+                // writer, so read it again once the writer has caught up.
+                self.app.flush_records().await;
+                let disposition = match self.app.store().get(entry).await {
+                    Ok(Some(r)) => r.disposition,
+                    _ => record.disposition,
                 };
-                match desk
-                    .join(entry, info, Class::Carried, self.outbox.clone())
-                    .await
-                {
-                    Ok(()) => "waiting",
-                    Err(_) => "carried_over",
+                if matches!(disposition, Disposition::CarriedOver | Disposition::Waiting) {
+                    // A token from an earlier window (or a place the room no longer
+                    // holds) goes to the front of the queue if the window is open.
+                    let intake = record.intake.clone();
+                    let info = EntryInfo {
+                        reference: record.reference.to_string(),
+                        intake,
+                    };
+                    match desk
+                        .join(entry, info, Class::Carried, self.outbox.clone())
+                        .await
+                    {
+                        Ok(()) => ("waiting", true),
+                        Err(_) => ("carried_over", false),
+                    }
+                } else {
+                    (disposition.as_str(), false)
                 }
             }
-            Err(_) => record.disposition.as_str(),
         };
-        if state == "waiting" || state == "in_call" {
+        if attached {
             self.citizen = Some(CitizenSession {
                 desk: desk.clone(),
                 entry,

@@ -65,6 +65,10 @@ pub fn duty(s: DutyState) -> wire::DutyState {
     }
 }
 
+/// What a citizen refused during a shutdown is told.
+pub const SHUTTING_DOWN: &str =
+    "the server is restarting and takes no new joins; please try again in a minute";
+
 /// The error a client sees for a refused command.
 pub fn room_error(re: Option<u64>, e: &RoomError, tz: &jiff::tz::TimeZone) -> wire::ServerMsg {
     use wire::ErrorCode as C;
@@ -72,6 +76,7 @@ pub fn room_error(re: Option<u64>, e: &RoomError, tz: &jiff::tz::TimeZone) -> wi
         RoomError::WindowClosed { .. } => C::WindowClosed,
         RoomError::QueueFull => C::QueueFull,
         RoomError::UnknownEntry => C::NotFound,
+        RoomError::ShuttingDown => C::ShuttingDown,
         RoomError::BadMessage(_) | RoomError::Schedule(ScheduleError::BadMinutes(_)) => {
             C::InvalidInput
         }
@@ -90,6 +95,7 @@ pub fn room_error(re: Option<u64>, e: &RoomError, tz: &jiff::tz::TimeZone) -> wi
                 local.strftime("%Y-%m-%d %H:%M %Z")
             )
         }
+        RoomError::ShuttingDown => SHUTTING_DOWN.to_owned(),
         other => other.to_string(),
     };
     wire::ServerMsg::error(re, code, message)

@@ -88,6 +88,7 @@ impl Conn {
         let mut last_heard = tokio::time::Instant::now();
         let mut ping = tokio::time::interval(idle_timeout / 3);
         ping.tick().await;
+        let mut closing = self.app.closing();
         loop {
             let idle_at = last_heard + idle_timeout;
             tokio::select! {
@@ -113,6 +114,9 @@ impl Conn {
                 }
                 () = tokio::time::sleep_until(idle_at) => {
                     self.close = Some((close_code::IDLE_TIMEOUT, "idle"));
+                }
+                Ok(()) = async { closing.wait_for(|c| *c).await.map(|_| ()) } => {
+                    self.close = Some((close_code::GOING_AWAY, "server restarting"));
                 }
                 _ = ping.tick() => {
                     if sink.send(Message::Ping(Default::default())).await.is_err() { return; }

@@ -198,6 +198,38 @@ impl Store {
         }
     }
 
+    /// Gives a record its place in its desk's waiting room (replacing an earlier one). The
+    /// place is deleted with the event that takes the record out of the room (ended,
+    /// abandoned, carried over). A record not waiting or in a call: `Invalid`; unknown:
+    /// `NotFound`.
+    pub async fn place(&self, place: &QueuePlace) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::place(p, place).await),
+        }
+    }
+
+    /// The desk's waiting room as the last run left it: records waiting or in a call, in
+    /// queue order (by place; records without one after them, oldest first), without
+    /// history. For restoring the room at start-up.
+    pub async fn waiting_room(&self, desk: &DeskId) -> Result<Vec<OpenEntry>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::waiting_room(p, desk).await),
+        }
+    }
+
+    /// Checks the database's structure and foreign keys. `Ok(())` when sound; otherwise
+    /// `Corrupt` listing what the check found.
+    pub async fn check_integrity(&self) -> Result<(), StoreError> {
+        let found = match &self.backend {
+            Backend::Sqlite(p) => done(sqlite::integrity_check(p).await)?,
+        };
+        if found.len() == 1 && found[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(found.join("; ")))
+        }
+    }
+
     /// Appends an entry to the audit log. `detail` must be a JSON object (`Invalid`).
     pub async fn audit(&self, entry: NewAudit) -> Result<(), StoreError> {
         match &self.backend {

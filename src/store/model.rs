@@ -58,11 +58,48 @@ string_enum!(
         Abandoned => "abandoned",
         CarriedOver => "carried_over",
         Requeued => "requeued",
+        Resumed => "resumed",
         Note => "note",
         Outcome => "outcome",
         Status => "status",
     }
 );
+
+string_enum!(
+    /// Where in a waiting room a place is, before first-come-first-served order applies:
+    /// interrupted calls first, then tokens from an earlier window, then everyone else.
+    QueueClass { Interrupted => "interrupted", Carried => "carried", Normal => "normal" }
+);
+
+impl QueueClass {
+    /// Front of the queue first.
+    pub fn rank(self) -> u8 {
+        match self {
+            QueueClass::Interrupted => 0,
+            QueueClass::Carried => 1,
+            QueueClass::Normal => 2,
+        }
+    }
+}
+
+/// A citizen's place in a desk's waiting room, kept so that a restart restores the order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuePlace {
+    pub id: EntryId,
+    pub desk: DeskId,
+    pub class: QueueClass,
+    /// Order within the class; larger is later. At most `i64::MAX`.
+    pub seq: u64,
+    pub at: Timestamp,
+}
+
+/// A record still in a desk's waiting room (waiting or in a call), with its place if one
+/// was written.
+#[derive(Clone, Debug)]
+pub struct OpenEntry {
+    pub complaint: Complaint,
+    pub place: Option<(QueueClass, u64)>,
+}
 
 /// A complaint's public reference, e.g. `PRY-2026-000123`: desk prefix, year in the desk's
 /// time zone at creation, and a per-(prefix, year) sequence number. Citizens read it out on
@@ -154,7 +191,8 @@ pub enum RecordEvent {
         at: Timestamp,
         by: String,
     },
-    /// The call broke off (network, a tab closed); the citizen is back in the queue.
+    /// The call broke off (the officer's connection, a server restart); the citizen is
+    /// back in the queue.
     Interrupted {
         id: EntryId,
         at: Timestamp,
@@ -172,6 +210,13 @@ pub enum RecordEvent {
     },
     /// A carried-over citizen is back in a queue.
     Requeued { id: EntryId, at: Timestamp },
+    /// An interrupted call goes on with the same officer.
+    Resumed {
+        id: EntryId,
+        at: Timestamp,
+        officer: UserId,
+        officer_name: String,
+    },
     /// History only (for example monitoring started or stopped).
     Note {
         id: EntryId,
@@ -201,6 +246,7 @@ impl RecordEvent {
             | Abandoned { id, at, .. }
             | CarriedOver { id, at, .. }
             | Requeued { id, at }
+            | Resumed { id, at, .. }
             | Note { id, at, .. } => (*id, *at),
         }
     }

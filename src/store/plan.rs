@@ -158,6 +158,21 @@ pub(super) fn apply_event(
             };
             NewHistory::new(*at, Actor::System, HistoryKind::CarriedOver, detail)
         }
+        E::Resumed {
+            at,
+            officer,
+            officer_name,
+            ..
+        } => {
+            s.officer = Some(*officer);
+            s.officer_name = Some(officer_name.clone());
+            s.disposition = Disposition::InCall;
+            let actor = Actor::User {
+                id: *officer,
+                name: officer_name.clone(),
+            };
+            NewHistory::new(*at, actor, HistoryKind::Resumed, "call resumed")
+        }
         E::Requeued { at, .. } => {
             s.disposition = Disposition::Waiting;
             NewHistory::new(*at, Actor::System, HistoryKind::Requeued, "")
@@ -166,6 +181,14 @@ pub(super) fn apply_event(
             at, actor, text, ..
         } => NewHistory::new(*at, actor.clone(), HistoryKind::Note, text.clone()),
     }
+}
+
+/// Whether the event takes the record out of the waiting room (its place goes with it).
+pub(super) fn leaves_room(ev: &RecordEvent) -> bool {
+    matches!(
+        ev,
+        RecordEvent::Ended { .. } | RecordEvent::Abandoned { .. } | RecordEvent::CarriedOver { .. }
+    )
 }
 
 /// The history rows for saving `outcome`, and the status the record ends up with: a

@@ -64,6 +64,27 @@ pub(super) const SELECT_OPEN: &str = concat!(
       ORDER BY created_at ASC, id ASC"
 );
 
+/// Records in a desk's live waiting room: waiting (also while offered) or in a call.
+pub(super) const SELECT_IN_ROOM: &str = concat!(
+    "SELECT ",
+    complaint_columns!(),
+    " FROM complaints WHERE desk = $1 AND disposition IN ('waiting', 'in_call') \
+      ORDER BY created_at ASC, id ASC"
+);
+
+pub(super) const SELECT_PLACES: &str =
+    "SELECT complaint_id, class, seq FROM queue_places WHERE desk = $1";
+
+/// Gives a record its place, replacing an earlier one.
+pub(super) const UPSERT_PLACE: &str = "\
+    INSERT INTO queue_places (complaint_id, desk, class, seq, placed_at) \
+    VALUES ($1, $2, $3, $4, $5) \
+    ON CONFLICT (complaint_id) DO UPDATE SET \
+        desk = excluded.desk, class = excluded.class, seq = excluded.seq, \
+        placed_at = excluded.placed_at";
+
+pub(super) const DELETE_PLACE: &str = "DELETE FROM queue_places WHERE complaint_id = $1";
+
 pub(super) const SELECT_HISTORY: &str = "\
     SELECT at, actor_kind, actor_id, actor_name, kind, detail, status \
     FROM complaint_history WHERE complaint_id = $1 ORDER BY at ASC, seq ASC";

@@ -25,6 +25,7 @@ pub fn hearing_time() -> jiff::Timestamp {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub dir: TempDir,
+    config: sunwai::config::Config,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -66,7 +67,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut FileConfig)) -> TestApp {
         store.create_user(new).await.unwrap();
     }
     store.close().await;
+    start(dir, config).await
+}
 
+/// Runs the server on a fresh port over the data directory `dir`.
+async fn start(dir: TempDir, config: sunwai::config::Config) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -75,13 +80,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut FileConfig)) -> TestApp {
     };
     let task = tokio::spawn(sunwai::run_with_clock(
         listener,
-        config,
+        config.clone(),
         Clock::starting_at(hearing_time()),
         shutdown,
     ));
     TestApp {
         addr,
         dir,
+        config,
         stop: Some(stop),
         task: Some(task),
     }
@@ -100,6 +106,40 @@ impl TestApp {
             // Open WebSockets keep graceful shutdown waiting; tests don't need to wait for them.
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
+    }
+
+    /// Asks the server to stop (as SIGTERM does) without waiting for it.
+    pub fn begin_stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
+    /// Waits up to `within` for the server to finish stopping; returns whether it did.
+    pub async fn stopped_within(&mut self, within: Duration) -> bool {
+        match self.task.as_mut() {
+            Some(t) => match tokio::time::timeout(within, t).await {
+                Ok(r) => {
+                    r.unwrap().unwrap();
+                    self.task = None;
+                    true
+                }
+                Err(_) => false,
+            },
+            None => true,
+        }
+    }
+
+    /// Stops the server gracefully, waits for it, and starts it again over the same data
+    /// directory (on a new port), as a restart would.
+    pub async fn restart(mut self) -> TestApp {
+        self.begin_stop();
+        assert!(
+            self.stopped_within(WAIT).await,
+            "the server did not stop in time"
+        );
+        let TestApp { dir, config, .. } = self;
+        start(dir, config).await
     }
 
     /// Opens the data directory's store next to the running server (SQLite in WAL mode

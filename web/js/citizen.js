@@ -235,7 +235,7 @@ async function sendJoin() {
     }
     if (code === 'unknown_desk') { go('s-invalid'); return; }
     const msg = $('#join-error');
-    say(msg, { queue_full: 'error.queue_full', offline: 'error.offline', timeout: 'error.offline', rate_limited: 'error.rate_limited' }[code] || 'error.generic');
+    say(msg, { queue_full: 'error.queue_full', shutting_down: 'error.shutting_down', offline: 'error.offline', timeout: 'error.offline', rate_limited: 'error.rate_limited' }[code] || 'error.generic');
     msg.hidden = false;
   }
 }

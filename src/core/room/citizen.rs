@@ -16,6 +16,9 @@ impl Room {
         if self.entries.contains_key(&id) {
             return Err(RoomError::AlreadyQueued);
         }
+        if self.draining {
+            return Err(RoomError::ShuttingDown);
+        }
         let window = match self.schedule.status(now) {
             WindowStatus::Open(w) => w,
             WindowStatus::Closed { next } => return Err(RoomError::WindowClosed { next }),
@@ -34,12 +37,19 @@ impl Room {
                 lost_since: None,
                 declined_by: Vec::new(),
                 told: None,
+                held_for: None,
             },
         );
         self.order.insert(key, id);
         if class == Class::Carried {
             fx.push(Effect::Record(RecordNote::Requeued { entry: id }));
         }
+        // After `Requeued`: a place is only kept for a record that is waiting.
+        fx.push(Effect::Record(RecordNote::Placed {
+            entry: id,
+            class: key.0,
+            seq: key.1,
+        }));
         self.roll_day(now);
         if self.policy.late_join == LateJoin::CarryOver {
             if let Some(start) = self.expected_start(id, now) {

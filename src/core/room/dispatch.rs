@@ -109,6 +109,10 @@ impl Room {
             }
             return;
         }
+        if self.draining {
+            // Shutting down: calls in progress may finish, no new ones start.
+            return;
+        }
         let mut free: Vec<(Timestamp, UserId)> = self
             .officers
             .iter()

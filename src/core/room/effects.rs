@@ -202,10 +202,26 @@ pub enum RecordNote {
         entry: EntryId,
         by: EndedBy,
     },
-    /// The officer dropped mid-call; the citizen is back at the front.
+    /// The call broke off (the officer dropped, or the server stopped during it); the
+    /// citizen is back at the front.
     Interrupted {
         entry: EntryId,
         officer: UserId,
+        reason: InterruptReason,
+    },
+    /// The officer came back within their grace period and the call goes on.
+    Resumed {
+        entry: EntryId,
+        officer: UserId,
+        officer_name: String,
+    },
+    /// The entry's place in the queue: given on joining, on being put back at the front,
+    /// and on restoring. Persisted (until the entry leaves) so that a restart rebuilds the
+    /// queue in the same order.
+    Placed {
+        entry: EntryId,
+        class: super::Class,
+        seq: u64,
     },
     Abandoned {
         entry: EntryId,
@@ -220,6 +236,24 @@ pub enum RecordNote {
     Requeued {
         entry: EntryId,
     },
+}
+
+/// Why a call broke off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InterruptReason {
+    /// The officer's connection dropped.
+    OfficerLost,
+    /// The server stopped (a crash or a restart) while the call was in progress.
+    ServerRestart,
+}
+
+impl InterruptReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterruptReason::OfficerLost => "officer_lost",
+            InterruptReason::ServerRestart => "server_restart",
+        }
+    }
 }
 
 /// What the media layer must do.

@@ -12,6 +12,9 @@
 //!   entry sides of every offer and call agree;
 //! - an entry leaves the room only with a record note saying how (ended, abandoned,
 //!   carried over): nobody disappears.
+//! - every entry's place in the queue is announced as a `RecordNote::Placed` whenever it is
+//!   given one, so that the persisted places plus the records rebuild the room after a
+//!   restart ([`Room::restore`], in `restore.rs`).
 
 mod citizen;
 mod dispatch;
@@ -19,6 +22,7 @@ pub mod effects;
 pub mod estimate;
 mod officer;
 pub mod policy;
+mod restore;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -34,6 +38,7 @@ use crate::core::schedule::{Schedule, ScheduleError, Window, WindowStatus};
 pub use effects::*;
 pub use estimate::Estimator;
 pub use policy::{ClosePolicy, LateJoin, Policy};
+pub use restore::Saved;
 pub use view::{OfficerView, QueueItemView, RoomView};
 
 /// Where in the queue an entry stands, before first-come-first-served order applies.
@@ -103,6 +108,9 @@ pub enum Command {
     Extend {
         minutes: u32,
     },
+    /// The server is shutting down: refuse joins and make no new offers; calls in
+    /// progress (and offers already made) go on.
+    Drain,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -125,6 +133,8 @@ pub enum RoomError {
     InCall,
     #[error("a message must be 1 to {0} characters")]
     BadMessage(usize),
+    #[error("the server is shutting down")]
+    ShuttingDown,
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
 }
@@ -164,6 +174,9 @@ struct Entry {
     /// Officers who declined or missed this citizen: not offered to them again.
     declined_by: Vec<UserId>,
     told: Option<Told>,
+    /// Set when this citizen's officer dropped mid-call: that officer resumes the call if
+    /// they are back on duty before the time given and the citizen is still waiting.
+    held_for: Option<(UserId, Timestamp)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,6 +223,8 @@ pub struct Room {
     was_open: Option<bool>,
     stats: DayStats,
     scratch: Vec<SignedDuration>,
+    /// Set by `Command::Drain`: no joins, no new offers.
+    draining: bool,
 }
 
 impl Room {
@@ -226,6 +241,7 @@ impl Room {
             was_open: None,
             stats: DayStats::default(),
             scratch: Vec::new(),
+            draining: false,
         }
     }
 
@@ -255,6 +271,21 @@ impl Room {
         self.entries.contains_key(&entry)
     }
 
+    /// Whether `Command::Drain` was applied.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Whether any call or offer is in progress (a draining desk waits for none).
+    pub fn is_busy(&self) -> bool {
+        self.officers.values().any(|o| {
+            matches!(
+                o.state,
+                OfficerState::Offered { .. } | OfficerState::InCall { .. }
+            )
+        })
+    }
+
     /// Applies one command at `now`. On error nothing has changed.
     pub fn handle(&mut self, cmd: Command, now: Timestamp) -> Result<Vec<Effect>, RoomError> {
         let mut fx = Vec::new();
@@ -271,7 +302,7 @@ impl Room {
             Command::CitizenBack { entry } => self.citizen_back(entry, now, &mut fx)?,
             Command::OnDuty { officer, name } => self.on_duty(officer, name, now, &mut fx),
             Command::OffDuty { officer } => self.off_duty(officer, &mut fx)?,
-            Command::OfficerLost { officer } => self.officer_lost(officer, &mut fx)?,
+            Command::OfficerLost { officer } => self.officer_lost(officer, now, &mut fx)?,
             Command::Ready { officer } => self.ready(officer, now, &mut fx)?,
             Command::Accept { officer, entry } => self.accept(officer, entry, now, &mut fx)?,
             Command::Decline { officer, entry } => self.decline(officer, entry, now, &mut fx)?,
@@ -289,6 +320,7 @@ impl Room {
             Command::Extend { minutes } => {
                 self.schedule.extend(now, minutes)?;
             }
+            Command::Drain => self.draining = true,
         }
         self.settle(now, &mut fx);
         Ok(fx)

@@ -44,8 +44,64 @@ impl Room {
                     last_call_ended: None,
                 };
                 self.officers.insert(id, officer);
-                fx.push(Effect::Officer(id, OfficerNote::Duty(DutyState::Ready)));
+                match self.held_for(id, now) {
+                    Some(entry) => self.resume_call(id, entry, now, fx),
+                    None => fx.push(Effect::Officer(id, OfficerNote::Duty(DutyState::Ready))),
+                }
             }
+        }
+    }
+
+    /// The waiting citizen whose call this officer dropped within their grace period.
+    fn held_for(&self, officer: UserId, now: Timestamp) -> Option<EntryId> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| {
+                e.state == EntryState::Waiting
+                    && matches!(e.held_for, Some((o, until)) if o == officer && now < until)
+            })
+            .min_by_key(|(_, e)| e.key)
+            .map(|(id, _)| *id)
+    }
+
+    /// The officer is back within their grace period: the call they dropped goes on.
+    fn resume_call(&mut self, officer: UserId, id: EntryId, now: Timestamp, fx: &mut Vec<Effect>) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        e.state = EntryState::InCall {
+            officer,
+            since: now,
+        };
+        e.held_for = None;
+        let key = e.key;
+        let citizen_away = e.lost_since.is_some();
+        self.order.remove(&key);
+        let officer_name = self
+            .officers
+            .get(&officer)
+            .map(|o| o.name.clone())
+            .unwrap_or_default();
+        self.set_officer(officer, OfficerState::InCall { entry: id }, now, fx);
+        fx.push(Effect::Record(RecordNote::Resumed {
+            entry: id,
+            officer,
+            officer_name: officer_name.clone(),
+        }));
+        fx.push(Effect::Call(CallNote::Start { entry: id, officer }));
+        fx.push(Effect::Citizen(
+            id,
+            CitizenNote::CallResumed { officer_name },
+        ));
+        fx.push(Effect::Officer(
+            officer,
+            OfficerNote::CallResumed { entry: id },
+        ));
+        if citizen_away {
+            fx.push(Effect::Officer(
+                officer,
+                OfficerNote::PeerLost { entry: id },
+            ));
         }
     }
 
@@ -61,25 +117,35 @@ impl Room {
     }
 
     /// The officer's connection is gone. An offer goes back; a call is cut and the citizen
-    /// goes to the front of the queue.
+    /// goes to the front of the queue, held for the officer's grace period in case they
+    /// come back (see `resume_call`).
     pub(super) fn officer_lost(
         &mut self,
         id: UserId,
+        now: Timestamp,
         fx: &mut Vec<Effect>,
     ) -> Result<(), RoomError> {
         match self.officer_mut(id)?.state {
             OfficerState::Offered { entry } => self.return_offer(id, entry, false, fx),
             OfficerState::InCall { entry } => {
                 let key = (Class::Interrupted, self.take_seq());
+                let until = now + self.policy.officer_grace;
                 if let Some(e) = self.entries.get_mut(&entry) {
                     e.state = EntryState::Waiting;
                     e.key = key;
                     e.told = None;
+                    e.held_for = Some((id, until));
                     self.order.insert(key, entry);
                 }
                 fx.push(Effect::Record(RecordNote::Interrupted {
                     entry,
                     officer: id,
+                    reason: InterruptReason::OfficerLost,
+                }));
+                fx.push(Effect::Record(RecordNote::Placed {
+                    entry,
+                    class: key.0,
+                    seq: key.1,
                 }));
                 fx.push(Effect::Call(CallNote::Stop { entry }));
                 fx.push(Effect::Citizen(entry, CitizenNote::OfficerLost));
@@ -130,6 +196,8 @@ impl Room {
             officer,
             since: now,
         };
+        // Taken by someone: no longer held for an officer who dropped it.
+        e.held_for = None;
         let key = e.key;
         let waited = now.duration_since(e.joined_at);
         self.order.remove(&key);

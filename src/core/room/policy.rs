@@ -37,6 +37,9 @@ pub struct Policy {
     pub offer_timeout: SignedDuration,
     /// How long a disconnected citizen keeps their place (or their call).
     pub citizen_grace: SignedDuration,
+    /// How long an officer who dropped mid-call may come back and resume the same call
+    /// (if the citizen, back at the front of the queue, has not been taken by another).
+    pub officer_grace: SignedDuration,
     /// How long an officer stays in wrap-up after a call unless they say they are ready.
     pub wrap_up: SignedDuration,
     /// Call length assumed before any call has been measured.
@@ -52,6 +55,7 @@ impl Default for Policy {
         Self {
             offer_timeout: SignedDuration::from_secs(30),
             citizen_grace: SignedDuration::from_secs(120),
+            officer_grace: SignedDuration::from_secs(60),
             wrap_up: SignedDuration::from_secs(30),
             assumed_call: SignedDuration::from_secs(6 * 60),
             late_join: LateJoin::CarryOver,

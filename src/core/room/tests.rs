@@ -281,7 +281,8 @@ fn an_officer_who_drops_mid_call_puts_the_caller_back_at_the_front() {
     let fx = sim.ok(Command::OfficerLost { officer: a });
     assert!(fx.contains(&Effect::Record(RecordNote::Interrupted {
         entry: c1,
-        officer: a
+        officer: a,
+        reason: InterruptReason::OfficerLost,
     })));
     assert!(fx.contains(&Effect::Citizen(c1, CitizenNote::OfficerLost)));
     assert_eq!(sim.last_position(c1).unwrap().0, 1);
@@ -777,6 +778,99 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Applies one random operation; errors are fine (the command may not apply), invariants
+/// are checked in `absorb`.
+fn apply_op(sim: &mut Sim, op: &Op) {
+    let pick = |v: &Vec<EntryId>, i: u8| v.get(i as usize % v.len().max(1)).copied();
+    let _ = match *op {
+        Op::Join(i) => {
+            let id = EntryId(uuid::Uuid::from_u128(sim.joined.len() as u128 + 1));
+            let r = sim.cmd(Command::Join {
+                entry: id,
+                intake: intake(i as u32),
+                class: if i % 5 == 0 {
+                    Class::Carried
+                } else {
+                    Class::Normal
+                },
+            });
+            if r.is_ok() {
+                sim.joined.push(id);
+            }
+            r.map(|_| ())
+        }
+        Op::Leave(i) => pick(&sim.joined, i)
+            .map_or(Ok(()), |e| sim.cmd(Command::Leave { entry: e }).map(|_| ())),
+        Op::Lost(i) => pick(&sim.joined, i).map_or(Ok(()), |e| {
+            sim.cmd(Command::CitizenLost { entry: e }).map(|_| ())
+        }),
+        Op::Back(i) => pick(&sim.joined, i).map_or(Ok(()), |e| {
+            sim.cmd(Command::CitizenBack { entry: e }).map(|_| ())
+        }),
+        Op::Hangup(i) => pick(&sim.joined, i).map_or(Ok(()), |e| {
+            sim.cmd(Command::Hangup { entry: e }).map(|_| ())
+        }),
+        Op::OnDuty(i) => sim
+            .cmd(Command::OnDuty {
+                officer: officer(i as u128 % 4),
+                name: "o".into(),
+            })
+            .map(|_| ()),
+        Op::OffDuty(i) => sim
+            .cmd(Command::OffDuty {
+                officer: officer(i as u128 % 4),
+            })
+            .map(|_| ()),
+        Op::OfficerLost(i) => sim
+            .cmd(Command::OfficerLost {
+                officer: officer(i as u128 % 4),
+            })
+            .map(|_| ()),
+        Op::Ready(i) => sim
+            .cmd(Command::Ready {
+                officer: officer(i as u128 % 4),
+            })
+            .map(|_| ()),
+        Op::AcceptOffer(i) | Op::DeclineOffer(i) => {
+            let o = officer(i as u128 % 4);
+            match (sim.room.duty(o), sim.offer_to(o)) {
+                (DutyState::Offered, Some(e)) => {
+                    let c = if matches!(*op, Op::AcceptOffer(_)) {
+                        Command::Accept {
+                            officer: o,
+                            entry: e,
+                        }
+                    } else {
+                        Command::Decline {
+                            officer: o,
+                            entry: e,
+                        }
+                    };
+                    sim.cmd(c).map(|_| ())
+                }
+                _ => Ok(()),
+            }
+        }
+        Op::NoShow(i) => sim
+            .cmd(Command::NoShow {
+                officer: officer(i as u128 % 4),
+            })
+            .map(|_| ()),
+        Op::End(i) => sim
+            .cmd(Command::EndCall {
+                officer: officer(i as u128 % 4),
+            })
+            .map(|_| ()),
+        Op::Advance(s) => {
+            sim.advance(secs(s as i64));
+            Ok(())
+        }
+        Op::Extend => sim.cmd(Command::Extend { minutes: 10 }).map(|_| ()),
+        Op::Close => sim.cmd(Command::CloseNow).map(|_| ()),
+        Op::Open => sim.cmd(Command::OpenNow { minutes: 30 }).map(|_| ()),
+    };
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
     #[test]
@@ -788,41 +882,8 @@ proptest! {
             ..Policy::default()
         };
         let mut sim = Sim::new(policy);
-        let pick = |v: &Vec<EntryId>, i: u8| v.get(i as usize % v.len().max(1)).copied();
         for op in ops {
-            // Errors are fine (the command may not apply); invariants are checked in `absorb`.
-            let _ = match op {
-                Op::Join(i) => {
-                    let id = EntryId(uuid::Uuid::from_u128(sim.joined.len() as u128 + 1));
-                    let r = sim.cmd(Command::Join { entry: id, intake: intake(i as u32), class: if i % 5 == 0 { Class::Carried } else { Class::Normal } });
-                    if r.is_ok() { sim.joined.push(id); }
-                    r.map(|_| ())
-                }
-                Op::Leave(i) => pick(&sim.joined, i).map_or(Ok(()), |e| sim.cmd(Command::Leave { entry: e }).map(|_| ())),
-                Op::Lost(i) => pick(&sim.joined, i).map_or(Ok(()), |e| sim.cmd(Command::CitizenLost { entry: e }).map(|_| ())),
-                Op::Back(i) => pick(&sim.joined, i).map_or(Ok(()), |e| sim.cmd(Command::CitizenBack { entry: e }).map(|_| ())),
-                Op::Hangup(i) => pick(&sim.joined, i).map_or(Ok(()), |e| sim.cmd(Command::Hangup { entry: e }).map(|_| ())),
-                Op::OnDuty(i) => sim.cmd(Command::OnDuty { officer: officer(i as u128 % 4), name: "o".into() }).map(|_| ()),
-                Op::OffDuty(i) => sim.cmd(Command::OffDuty { officer: officer(i as u128 % 4) }).map(|_| ()),
-                Op::OfficerLost(i) => sim.cmd(Command::OfficerLost { officer: officer(i as u128 % 4) }).map(|_| ()),
-                Op::Ready(i) => sim.cmd(Command::Ready { officer: officer(i as u128 % 4) }).map(|_| ()),
-                Op::AcceptOffer(i) | Op::DeclineOffer(i) => {
-                    let o = officer(i as u128 % 4);
-                    match (sim.room.duty(o), sim.offer_to(o)) {
-                        (DutyState::Offered, Some(e)) => {
-                            let c = if matches!(op, Op::AcceptOffer(_)) { Command::Accept { officer: o, entry: e } } else { Command::Decline { officer: o, entry: e } };
-                            sim.cmd(c).map(|_| ())
-                        }
-                        _ => Ok(()),
-                    }
-                }
-                Op::NoShow(i) => sim.cmd(Command::NoShow { officer: officer(i as u128 % 4) }).map(|_| ()),
-                Op::End(i) => sim.cmd(Command::EndCall { officer: officer(i as u128 % 4) }).map(|_| ()),
-                Op::Advance(s) => { sim.advance(secs(s as i64)); Ok(()) }
-                Op::Extend => sim.cmd(Command::Extend { minutes: 10 }).map(|_| ()),
-                Op::Close => sim.cmd(Command::CloseNow).map(|_| ()),
-                Op::Open => sim.cmd(Command::OpenNow { minutes: 30 }).map(|_| ()),
-            };
+            apply_op(&mut sim, &op);
         }
         // Everyone who joined is either still in the room or left with a record of how.
         for id in &sim.joined {
@@ -830,5 +891,340 @@ proptest! {
         }
         // And nobody still waiting was told a position twice in the last round.
         sim.room.check_invariants().map_err(TestCaseError::fail)?;
+    }
+}
+
+#[test]
+fn an_officer_back_within_grace_resumes_the_same_call() {
+    let mut sim = Sim::new(Policy::default());
+    let a = on_duty(&mut sim, 1);
+    let c1 = sim.join(1);
+    let c2 = sim.join(2);
+    sim.ok(Command::Accept {
+        officer: a,
+        entry: c1,
+    });
+    sim.ok(Command::OfficerLost { officer: a });
+    assert_eq!(sim.last_position(c1).unwrap().0, 1, "back at the front");
+    sim.advance(secs(30));
+    let fx = sim.ok(Command::OnDuty {
+        officer: a,
+        name: "Officer 1".into(),
+    });
+    assert_eq!(sim.room.call_with(a), Some(c1));
+    assert!(fx.contains(&Effect::Record(RecordNote::Resumed {
+        entry: c1,
+        officer: a,
+        officer_name: "Officer 1".into(),
+    })));
+    assert!(fx.contains(&Effect::Citizen(
+        c1,
+        CitizenNote::CallResumed {
+            officer_name: "Officer 1".into()
+        }
+    )));
+    assert!(fx.contains(&Effect::Officer(a, OfficerNote::CallResumed { entry: c1 })));
+    assert!(fx.contains(&Effect::Call(CallNote::Start {
+        entry: c1,
+        officer: a
+    })));
+    assert!(!fx
+        .iter()
+        .any(|f| matches!(f, Effect::Officer(_, OfficerNote::Offer { .. }))));
+    assert_eq!(sim.last_position(c2).unwrap().0, 1);
+    // The resumed call ends like any other, with one terminal note.
+    sim.ok(Command::EndCall { officer: a });
+    assert_eq!(sim.left[&c1], "ended");
+}
+
+#[test]
+fn an_officer_back_after_grace_gets_an_ordinary_offer() {
+    let mut sim = Sim::new(Policy::default());
+    let a = on_duty(&mut sim, 1);
+    let c1 = sim.join(1);
+    sim.ok(Command::Accept {
+        officer: a,
+        entry: c1,
+    });
+    sim.ok(Command::OfficerLost { officer: a });
+    sim.advance(Policy::default().officer_grace + secs(1));
+    let fx = sim.ok(Command::OnDuty {
+        officer: a,
+        name: "Officer 1".into(),
+    });
+    assert!(!fx
+        .iter()
+        .any(|f| matches!(f, Effect::Record(RecordNote::Resumed { .. }))));
+    assert_eq!(sim.offer_to(a), Some(c1));
+    assert_eq!(sim.room.call_with(a), None);
+}
+
+#[test]
+fn a_caller_another_officer_took_is_not_taken_back() {
+    let mut sim = Sim::new(Policy::default());
+    let a = on_duty(&mut sim, 1);
+    let c1 = sim.join(1);
+    sim.ok(Command::Accept {
+        officer: a,
+        entry: c1,
+    });
+    sim.ok(Command::OfficerLost { officer: a });
+    let b = on_duty(&mut sim, 2);
+    assert_eq!(
+        sim.offer_to(b),
+        Some(c1),
+        "the front of the queue goes first"
+    );
+    sim.ok(Command::Accept {
+        officer: b,
+        entry: c1,
+    });
+    on_duty(&mut sim, 1);
+    assert_eq!(sim.room.duty(a), DutyState::Ready);
+    assert_eq!(sim.room.call_with(b), Some(c1));
+}
+
+#[test]
+fn a_draining_room_refuses_joins_and_starts_no_call() {
+    let mut sim = Sim::new(Policy::default());
+    let a = on_duty(&mut sim, 1);
+    let c1 = sim.join(1);
+    let c2 = sim.join(2);
+    assert_eq!(sim.offer_to(a), Some(c1));
+    sim.ok(Command::Drain);
+    assert!(sim.room.is_draining());
+    let refused = sim.cmd(Command::Join {
+        entry: EntryId(uuid::Uuid::from_u128(99)),
+        intake: intake(99),
+        class: Class::Normal,
+    });
+    assert_eq!(refused.unwrap_err(), RoomError::ShuttingDown);
+    // The offer already made may still be taken, and that call may finish.
+    sim.ok(Command::Accept {
+        officer: a,
+        entry: c1,
+    });
+    assert!(sim.room.is_busy());
+    sim.ok(Command::EndCall { officer: a });
+    sim.ok(Command::Ready { officer: a });
+    assert!(!sim.room.is_busy());
+    assert_eq!(sim.room.duty(a), DutyState::Ready);
+    assert!(sim.room.contains(c2), "still waiting, for the next run");
+    assert!(!sim.fx.iter().any(
+        |f| matches!(f, Effect::Officer(_, OfficerNote::Offer { entry, .. }) if *entry == c2)
+    ));
+}
+
+fn saved(n: u32, place: Option<(Class, u64)>, in_call_with: Option<UserId>) -> Saved {
+    Saved {
+        entry: EntryId(uuid::Uuid::from_u128(n as u128 + 1)),
+        intake: intake(n),
+        joined_at: noon() - secs(600 - n as i64),
+        place,
+        in_call_with,
+    }
+}
+
+/// A simulation continuing from a restored room.
+fn restored(saved: Vec<Saved>, policy: Policy, now: Timestamp) -> (Sim, Vec<Effect>) {
+    let ids = saved.iter().map(|s| s.entry).collect();
+    let (room, fx) = Room::restore(policy.clone(), schedule(), saved, now);
+    let mut sim = Sim::new(policy);
+    sim.room = room;
+    sim.now = now;
+    sim.joined = ids;
+    let fx = sim.absorb(fx);
+    (sim, fx)
+}
+
+fn order(room: &Room) -> Vec<EntryId> {
+    room.order.values().copied().collect()
+}
+
+#[test]
+fn restore_keeps_the_order_and_puts_calls_in_progress_first() {
+    let a = officer(1);
+    let e1 = saved(1, Some((Class::Normal, 5)), None);
+    let e2 = saved(2, Some((Class::Normal, 3)), None);
+    let e3 = saved(3, Some((Class::Normal, 1)), Some(a));
+    let e4 = saved(4, None, None);
+    let e5 = saved(5, Some((Class::Carried, 9)), None);
+    let dup = saved(2, Some((Class::Normal, 7)), None);
+    let clash = saved(6, Some((Class::Normal, 5)), None);
+    let ids: Vec<EntryId> = [&e1, &e2, &e3, &e4, &e5, &clash]
+        .iter()
+        .map(|s| s.entry)
+        .collect();
+    let input = vec![
+        e1.clone(),
+        e2.clone(),
+        e3.clone(),
+        e4.clone(),
+        e5.clone(),
+        dup,
+        clash.clone(),
+    ];
+    let (mut sim, fx) = restored(input, Policy::default(), noon());
+    // Interrupted call first, then the carried token, then by place; the entry whose
+    // place was taken and the placeless one after, in the order given.
+    assert_eq!(
+        order(&sim.room),
+        [
+            e3.entry,
+            e5.entry,
+            e2.entry,
+            e1.entry,
+            clash.entry,
+            e4.entry
+        ]
+    );
+    assert!(fx.contains(&Effect::Record(RecordNote::Interrupted {
+        entry: e3.entry,
+        officer: a,
+        reason: InterruptReason::ServerRestart,
+    })));
+    let placed: Vec<EntryId> = fx
+        .iter()
+        .filter_map(|f| match f {
+            Effect::Record(RecordNote::Placed { entry, .. }) => Some(*entry),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        [clash.entry, e4.entry, e3.entry],
+        "only new places are written"
+    );
+    // Nobody is connected yet: no officer gets an offer until they are back.
+    let b = on_duty(&mut sim, 2);
+    assert_eq!(sim.room.duty(b), DutyState::Ready);
+    sim.ok(Command::CitizenBack { entry: e2.entry });
+    assert_eq!(sim.offer_to(b), Some(e2.entry));
+    // The officer of the cut call takes it up again, even before the citizen is back.
+    let fx = sim.ok(Command::OnDuty {
+        officer: a,
+        name: "Officer 1".into(),
+    });
+    assert_eq!(sim.room.call_with(a), Some(e3.entry));
+    assert!(fx.contains(&Effect::Officer(
+        a,
+        OfficerNote::PeerLost { entry: e3.entry }
+    )));
+    // Whoever does not come back leaves when the grace period ends, with a record of how.
+    sim.advance(Policy::default().citizen_grace + secs(1));
+    for id in ids {
+        assert!(sim.room.contains(id) ^ sim.left.contains_key(&id), "{id}");
+    }
+    assert_eq!(sim.left[&e1.entry], "abandoned");
+    assert_eq!(
+        sim.left[&e3.entry], "ended",
+        "the resumed call ended: citizen lost"
+    );
+}
+
+#[test]
+fn restore_at_a_closed_window_with_nobody_on_duty_carries_everyone_over() {
+    let (sim, _) = restored(
+        vec![saved(1, Some((Class::Normal, 1)), None)],
+        Policy::default(),
+        noon() + secs(3 * 3600),
+    );
+    assert!(sim.room.is_empty());
+    assert_eq!(sim.left.values().copied().collect::<Vec<_>>(), ["carried"]);
+}
+
+/// What the store would hold after the record notes so far: the places and whether each
+/// record is waiting or in a call with whom (the store's `waiting_room`).
+fn persisted(sim: &Sim) -> Vec<Saved> {
+    let mut places: HashMap<EntryId, (Class, u64)> = HashMap::new();
+    let mut in_call: HashMap<EntryId, Option<UserId>> = HashMap::new();
+    for f in &sim.fx {
+        let Effect::Record(r) = f else { continue };
+        match r {
+            RecordNote::Placed { entry, class, seq } => {
+                places.insert(*entry, (*class, *seq));
+                in_call.entry(*entry).or_insert(None);
+            }
+            RecordNote::Answered { entry, officer, .. }
+            | RecordNote::Resumed { entry, officer, .. } => {
+                in_call.insert(*entry, Some(*officer));
+            }
+            RecordNote::Interrupted { entry, .. } | RecordNote::Requeued { entry } => {
+                in_call.insert(*entry, None);
+            }
+            RecordNote::Ended { entry, .. }
+            | RecordNote::Abandoned { entry, .. }
+            | RecordNote::CarriedOver { entry, .. } => {
+                places.remove(entry);
+                in_call.remove(entry);
+            }
+            RecordNote::Offered { .. } | RecordNote::Declined { .. } => {}
+        }
+    }
+    let mut out: Vec<Saved> = sim
+        .joined
+        .iter()
+        .filter(|id| in_call.contains_key(id))
+        .enumerate()
+        .map(|(n, id)| Saved {
+            entry: *id,
+            intake: intake(n as u32),
+            joined_at: noon(),
+            place: places.get(id).copied(),
+            in_call_with: in_call[id],
+        })
+        .collect();
+    out.sort_by_key(|s| s.place.map_or((1, None), |p| (0, Some(p))));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    /// Crash at any moment: the record notes alone rebuild the same room, with the calls
+    /// that were in progress at the front and everyone else in the same order.
+    #[test]
+    fn a_restart_at_any_moment_restores_the_same_queue(ops in proptest::collection::vec(op(), 1..120), carry in any::<bool>()) {
+        let policy = Policy {
+            close: if carry { ClosePolicy::CarryOver } else { ClosePolicy::ServeAll },
+            late_join: LateJoin::AdmitWithWarning,
+            max_waiting: 20,
+            ..Policy::default()
+        };
+        let mut sim = Sim::new(policy.clone());
+        for op in &ops {
+            apply_op(&mut sim, op);
+        }
+        let saved = persisted(&sim);
+        let old = &sim.room;
+        let saved_ids: std::collections::HashSet<EntryId> = saved.iter().map(|s| s.entry).collect();
+        let room_ids: std::collections::HashSet<EntryId> = old.entries.keys().copied().collect();
+        prop_assert_eq!(&saved_ids, &room_ids, "the notes name exactly the entries in the room");
+        for s in &saved {
+            prop_assert!(s.place.is_some(), "every entry's place was announced");
+            prop_assert_eq!(s.in_call_with, old.call_of(s.entry), "the notes know who is in a call");
+        }
+        let in_call: Vec<EntryId> = saved.iter().filter(|s| s.in_call_with.is_some()).map(|s| s.entry).collect();
+        let front: Vec<EntryId> = old.order.iter().filter(|(k, _)| k.0 == Class::Interrupted).map(|(_, id)| *id).collect();
+        let rest: Vec<EntryId> = old.order.iter().filter(|(k, _)| k.0 != Class::Interrupted).map(|(_, id)| *id).collect();
+        let expected: Vec<EntryId> = front.into_iter().chain(in_call.clone()).chain(rest).collect();
+
+        // Restart at the same moment, window still as it was.
+        let now = sim.now;
+        let (room, _) = Room::restore(policy.clone(), schedule(), saved.clone(), now);
+        room.check_invariants().map_err(TestCaseError::fail)?;
+        if room.len() == expected.len() {
+            prop_assert_eq!(order(&room), expected);
+            prop_assert!(room.entries.values().all(|e| e.lost_since == Some(now)));
+        } else {
+            // Only a closed window with nobody on duty empties a restored room.
+            prop_assert!(room.is_empty() && !room.is_open(now));
+        }
+        // And whoever never comes back leaves exactly once, with a record of how.
+        let (mut again, _) = restored(saved, policy, now);
+        again.advance(secs(3600));
+        for id in &room_ids {
+            prop_assert!(again.left.contains_key(id), "{} vanished after the restart", id);
+        }
+        prop_assert!(again.room.is_empty());
     }
 }

@@ -11,7 +11,7 @@ pub(super) mod audit;
 pub(super) mod users;
 mod writes;
 
-pub(super) use writes::{apply, create_complaint, save_outcome, set_status};
+pub(super) use writes::{apply, create_complaint, place, save_outcome, set_status};
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, SqlSafeStr, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr, Sqlite, Transaction};
 
 use super::export::CsvOut;
 use super::model::*;
@@ -171,4 +171,57 @@ pub(super) async fn open_entries(pool: &SqlitePool, desk: &DeskId) -> Result<Vec
     let mut conn = pool.acquire().await?;
     let q = sqlx::query(sql::SELECT_OPEN).bind(desk.as_str().to_owned());
     fetch_complaints(&mut conn, q).await
+}
+
+pub(super) async fn waiting_room(pool: &SqlitePool, desk: &DeskId) -> Result<Vec<OpenEntry>, Fail> {
+    // One read transaction: records and places from the same snapshot.
+    let mut tx = pool.begin().await?;
+    let q = sqlx::query(sql::SELECT_IN_ROOM).bind(desk.as_str().to_owned());
+    let records = fetch_complaints(&mut tx, q).await?;
+    let rows = sqlx::query(sql::SELECT_PLACES)
+        .bind(desk.as_str().to_owned())
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let mut places = std::collections::HashMap::new();
+    for row in &rows {
+        let id: String = row.try_get("complaint_id")?;
+        let class: String = row.try_get("class")?;
+        let seq: i64 = row.try_get("seq")?;
+        let bad = || StoreError::Corrupt(format!("queue place of {id}: {class} {seq}"));
+        let class = QueueClass::parse(&class).ok_or_else(bad)?;
+        let seq = u64::try_from(seq).map_err(|_| bad())?;
+        places.insert(id, (class, seq));
+    }
+    let mut out: Vec<OpenEntry> = records
+        .into_iter()
+        .map(|c| {
+            let place = places.get(&c.id.to_string()).copied();
+            OpenEntry {
+                complaint: c,
+                place,
+            }
+        })
+        .collect();
+    // Queue order: placed entries by place, then the rest oldest first (stable sort).
+    out.sort_by_key(|e| e.place.map_or((1, 0, 0), |(c, s)| (0, c.rank(), s)));
+    Ok(out)
+}
+
+pub(super) async fn integrity_check(pool: &SqlitePool) -> Result<Vec<String>, Fail> {
+    let mut conn = pool.acquire().await?;
+    let rows = sqlx::query("PRAGMA integrity_check")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = Vec::new();
+    for row in &rows {
+        out.push(row.try_get::<String, _>(0)?);
+    }
+    let fk = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *conn)
+        .await?;
+    if !fk.is_empty() {
+        out.push(format!("{} rows break a foreign key", fk.len()));
+    }
+    Ok(out)
 }

@@ -120,6 +120,38 @@ pub(in crate::store) async fn apply(pool: &SqlitePool, ev: RecordEvent) -> Resul
         .execute(&mut *tx)
         .await?;
     insert_history(&mut tx, id, &row).await?;
+    if plan::leaves_room(&ev) {
+        sqlx::query(sql::DELETE_PLACE)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(in crate::store) async fn place(pool: &SqlitePool, p: &QueuePlace) -> Result<(), Fail> {
+    let seq = i64::try_from(p.seq)
+        .map_err(|_| StoreError::Invalid(format!("queue seq {} is too large", p.seq)))?;
+    let mut tx = write_tx(pool).await?;
+    // A place for a record that has left the room (or never existed) is refused, so that a
+    // late place cannot bring a finished case back after a restart.
+    let c = load_for_update(&mut tx, p.id).await?;
+    if !matches!(c.disposition, Disposition::Waiting | Disposition::InCall) {
+        return Err(StoreError::Invalid(format!(
+            "record {} is {}, not in a waiting room",
+            c.reference, c.disposition
+        ))
+        .into());
+    }
+    sqlx::query(sql::UPSERT_PLACE)
+        .bind(p.id.to_string())
+        .bind(p.desk.as_str())
+        .bind(p.class.as_str())
+        .bind(seq)
+        .bind(p.at.as_millisecond())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 mod audit;
 mod complaints;
 mod lifecycle;
+mod places;
 mod queries;
 mod users;
 mod workflow;
@@ -114,6 +115,10 @@ conformance!(
     queries::export_csv_round_trips,
     queries::export_ignores_limit_and_pages_through_ties,
     queries::open_entries_per_desk_in_queue_order,
+    places::places_restore_the_queue_order,
+    places::leaving_the_room_deletes_the_place,
+    places::a_resumed_call_is_in_call_again,
+    places::integrity_check_passes_on_a_sound_database,
     users::users_create_list_and_conflict,
     users::disable_and_password,
     users::sessions_expire_and_die_with_disabled_user,
