@@ -47,7 +47,8 @@ pub struct LoadtestArgs {
     /// Video bitrate each side sends, in kbit/s (audio: one Opus-sized packet per 20 ms).
     #[arg(long, default_value_t = 1500)]
     pub video_kbps: u64,
-    /// Connect citizens' media while they wait when the server offers it.
+    /// Instant connect: citizens connect media while they wait (when the server offers
+    /// it) and officers while the offer rings; `false` connects both after the accept.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub instant_connect: bool,
     /// Print one JSON object instead of a table.
@@ -204,6 +205,14 @@ async fn officer_side(args: &LoadtestArgs, i: usize, password: &str, want: Uuid)
             args.desk
         );
     }
+    // Instant connect, the officer's half: media is set up while the offer rings.
+    let mut early = None;
+    if args.instant_connect {
+        let mut m = MediaClient::new(Role::Publish(Publisher::Officer), call_tag(entry)).await?;
+        negotiate(&mut ws, &m).await?;
+        m.wait_connected(STEP).await?;
+        early = Some(m);
+    }
     ws.request_ok(|id| ClientMsg::Accept { id, entry }).await?;
     ws.recv_until(
         |m| matches!(m, ServerMsg::CallStarted { entry: e, .. } if *e == entry),
@@ -211,8 +220,14 @@ async fn officer_side(args: &LoadtestArgs, i: usize, password: &str, want: Uuid)
     )
     .await?;
     let started = Instant::now();
-    let media = MediaClient::new(Role::Publish(Publisher::Officer), call_tag(entry)).await?;
-    negotiate(&mut ws, &media).await?;
+    let media = match early {
+        Some(m) => m,
+        None => {
+            let m = MediaClient::new(Role::Publish(Publisher::Officer), call_tag(entry)).await?;
+            negotiate(&mut ws, &m).await?;
+            m
+        }
+    };
     Ok(Side { media, started, ws })
 }
 

@@ -108,6 +108,13 @@ pub async fn staff_msg(conn: &mut Conn, role: Role, msg: ClientMsg) {
             .await
         }
         ClientMsg::Decline { id, entry } => {
+            // A media leg set up while the offer rang is not needed any more.
+            if conn.officer_entry == Some(EntryId(entry)) {
+                conn.officer_entry = None;
+                if let Some(sfu) = conn.app.media() {
+                    sfu.close_leg(entry, Leg::Officer);
+                }
+            }
             on_duty_cmd(
                 conn,
                 id,

@@ -298,9 +298,20 @@ impl Conn {
             Outbound::Citizen(note) => self.citizen_note(note, now),
             Outbound::Officer(note, about) => {
                 use crate::core::room::OfficerNote as N;
+                // The officer's media leg belongs to the offered or current call. It may be
+                // set up while the offer rings (nothing is forwarded before they accept),
+                // so that the call starts without connection delay.
                 match &note {
-                    N::CallStarted { entry } | N::CallResumed { entry } => {
-                        self.officer_entry = Some(*entry)
+                    N::Offer { entry, .. }
+                    | N::CallStarted { entry }
+                    | N::CallResumed { entry } => self.officer_entry = Some(*entry),
+                    N::OfferWithdrawn { entry, .. } => {
+                        if self.officer_entry == Some(*entry) {
+                            self.officer_entry = None;
+                            if let Some(sfu) = self.app.media() {
+                                sfu.close_leg(entry.0, crate::sfu::Leg::Officer);
+                            }
+                        }
                     }
                     N::CallEnded { .. } => self.officer_entry = None,
                     _ => {}
