@@ -305,12 +305,10 @@ impl Conn {
                     N::Offer { entry, .. }
                     | N::CallStarted { entry }
                     | N::CallResumed { entry } => self.officer_entry = Some(*entry),
-                    N::OfferWithdrawn { entry, .. } => {
-                        if self.officer_entry == Some(*entry) {
-                            self.officer_entry = None;
-                            if let Some(sfu) = self.app.media() {
-                                sfu.close_leg(entry.0, crate::sfu::Leg::Officer);
-                            }
+                    N::OfferWithdrawn { entry, .. } if self.officer_entry == Some(*entry) => {
+                        self.officer_entry = None;
+                        if let Some(sfu) = self.app.media() {
+                            sfu.close_leg(entry.0, crate::sfu::Leg::Officer);
                         }
                     }
                     N::CallEnded { .. } => self.officer_entry = None,
