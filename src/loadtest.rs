@@ -185,7 +185,13 @@ struct Side {
 }
 
 /// An officer takes the one caller waiting: signs in, goes on duty, accepts, connects.
-async fn officer_side(args: &LoadtestArgs, i: usize, password: &str, want: Uuid) -> Result<Side> {
+async fn officer_side(
+    args: &LoadtestArgs,
+    i: usize,
+    password: &str,
+    want: Uuid,
+    stop: &watch::Receiver<bool>,
+) -> Result<Side> {
     let name = format!("{}{}", args.officer_prefix, i + 1);
     let token = login(&args.server, &name, password).await?;
     let mut ws = Client::connect(&ws_url(&args.server)).await?;
@@ -210,6 +216,7 @@ async fn officer_side(args: &LoadtestArgs, i: usize, password: &str, want: Uuid)
     if args.instant_connect {
         let mut m = MediaClient::new(Role::Publish(Publisher::Officer), call_tag(entry)).await?;
         negotiate(&mut ws, &m).await?;
+        m.publish(args.video_kbps * 1000, stop.clone());
         m.wait_connected(STEP).await?;
         early = Some(m);
     }
@@ -225,6 +232,7 @@ async fn officer_side(args: &LoadtestArgs, i: usize, password: &str, want: Uuid)
         None => {
             let m = MediaClient::new(Role::Publish(Publisher::Officer), call_tag(entry)).await?;
             negotiate(&mut ws, &m).await?;
+            m.publish(args.video_kbps * 1000, stop.clone());
             m
         }
     };
@@ -237,6 +245,7 @@ async fn citizen_side(
     args: Arc<LoadtestArgs>,
     i: usize,
     joined: tokio::sync::oneshot::Sender<Uuid>,
+    stop: watch::Receiver<bool>,
 ) -> Result<(Side, Uuid, bool)> {
     let mut ws = Client::connect(&ws_url(&args.server)).await?;
     let welcome = ws.hello(None, None).await?;
@@ -262,6 +271,7 @@ async fn citizen_side(
             let mut c =
                 MediaClient::new(Role::Publish(Publisher::Citizen), call_tag(entry)).await?;
             negotiate(&mut ws, &c).await?;
+            c.publish(args.video_kbps * 1000, stop.clone());
             c.wait_connected(STEP).await?;
             media = Some(c);
         }
@@ -277,6 +287,7 @@ async fn citizen_side(
         None => {
             let c = MediaClient::new(Role::Publish(Publisher::Citizen), call_tag(entry)).await?;
             negotiate(&mut ws, &c).await?;
+            c.publish(args.video_kbps * 1000, stop.clone());
             c
         }
     };
@@ -301,7 +312,12 @@ fn direction(
     let audio = to.received.get(&Origin::new(tag, who, false));
     let video = to.received.get(&Origin::new(tag, who, true));
     let got = |r: Option<&crate::sfu::client::Received>| r.map_or(0, |r| r.packets);
-    let sent = from.sent_audio + from.sent_video;
+    // Both sides publish from the moment their media connects, like a browser, and the
+    // server drops what comes before the call: count from the first packet received.
+    let expected = |sent: u64, r: Option<&crate::sfu::client::Received>| {
+        sent.saturating_sub(r.and_then(|r| r.first_seq).unwrap_or(0))
+    };
+    let sent = expected(from.sent_audio, audio) + expected(from.sent_video, video);
     let received = got(audio) + got(video);
     let lost = sent.saturating_sub(received);
     let mut delays: Vec<f64> = [audio, video]
@@ -316,9 +332,9 @@ fn direction(
         .filter_map(|r| r.first_at)
         .min();
     Direction {
-        audio_sent: from.sent_audio,
+        audio_sent: expected(from.sent_audio, audio),
         audio_received: got(audio),
-        video_sent: from.sent_video,
+        video_sent: expected(from.sent_video, video),
         video_received: got(video),
         lost,
         loss_percent: if sent == 0 {
@@ -339,9 +355,11 @@ async fn set_up(
     args: Arc<LoadtestArgs>,
     i: usize,
     password: &str,
-) -> Result<(Side, Side, Uuid, bool)> {
+) -> Result<(Side, Side, Uuid, bool, watch::Sender<bool>)> {
     let (joined_tx, joined) = tokio::sync::oneshot::channel();
-    let citizen = tokio::spawn(citizen_side(args.clone(), i, joined_tx));
+    // Both sides publish as soon as their media connects, as a browser does.
+    let (stop_tx, stop) = watch::channel(false);
+    let citizen = tokio::spawn(citizen_side(args.clone(), i, joined_tx, stop.clone()));
     let entry = match joined.await {
         Ok(e) => e,
         Err(_) => {
@@ -351,9 +369,9 @@ async fn set_up(
                 .unwrap_or_else(|| anyhow!("citizen {i} failed")))
         }
     };
-    let officer = officer_side(&args, i, password, entry).await?;
+    let officer = officer_side(&args, i, password, entry, &stop).await?;
     let (citizen, entry, early) = citizen.await??;
-    Ok((citizen, officer, entry, early))
+    Ok((citizen, officer, entry, early, stop_tx))
 }
 
 /// Media for the duration, then the reports, then hang-up.
@@ -364,12 +382,10 @@ async fn run_call(
     mut officer: Side,
     entry: Uuid,
     early: bool,
+    stop_tx: watch::Sender<bool>,
 ) -> Result<CallReport> {
     citizen.media.wait_connected(STEP).await?;
     officer.media.wait_connected(STEP).await?;
-    let (stop_tx, stop) = watch::channel(false);
-    citizen.media.publish(args.video_kbps * 1000, stop.clone());
-    officer.media.publish(args.video_kbps * 1000, stop);
     tokio::time::sleep(Duration::from_secs(args.duration)).await;
     let _ = stop_tx.send(true);
     // Let what is in flight arrive.
@@ -409,7 +425,7 @@ pub async fn run(args: LoadtestArgs) -> Result<Report> {
     // them; the media of all calls then runs at once.
     let mut tasks = Vec::new();
     for i in 0..args.calls {
-        let (citizen, officer, entry, early) = set_up(args.clone(), i, &password)
+        let (citizen, officer, entry, early, stop) = set_up(args.clone(), i, &password)
             .await
             .with_context(|| format!("setting up call {}", i + 1))?;
         tasks.push(tokio::spawn(run_call(
@@ -419,6 +435,7 @@ pub async fn run(args: LoadtestArgs) -> Result<Report> {
             officer,
             entry,
             early,
+            stop,
         )));
     }
     let mut calls = Vec::new();
