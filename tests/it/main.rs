@@ -13,5 +13,6 @@ mod helpers;
 mod hostile;
 mod hostile_flood;
 mod pages;
+mod postgres;
 mod simulate;
 mod tls;
