@@ -238,6 +238,24 @@ async fn postgres_nodes_starting_together_migrate_once() {
     db.drop().await.unwrap();
 }
 
+/// A connection is encrypted exactly when the URL asks for it (`scripts/test-postgres` asks
+/// for `sslmode=require` where the server has a certificate).
+#[tokio::test]
+async fn postgres_tls_as_the_url_asks() {
+    let (s, db) = fresh_postgres().await;
+    let Backend::Postgres(pool) = &s.backend else {
+        unreachable!("opened with open_postgres")
+    };
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let asked = db.url.contains("sslmode=require") || db.url.contains("sslmode=verify");
+    assert_eq!(ssl, asked, "TLS in use: {ssl}");
+    s.close().await;
+    db.drop().await.unwrap();
+}
+
 /// A URL that does not parse, or a wrong password, is an error (not a panic) that names
 /// the server but does not repeat the password.
 #[tokio::test]
