@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, Overrides};
+use crate::config::{Config, DatabaseUrl, Overrides};
 use crate::core::ids::DeskId;
 use crate::store::{AuditAction, AuditActor, Filter, NewAudit, NewUser, Role, Status, Store};
 
@@ -30,6 +30,11 @@ pub struct Common {
     /// Data directory (database and state).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Keep the records in PostgreSQL: postgres://user:password@host/database (instead of
+    /// SQLite in the data directory). SUNWAI_DATABASE_URL keeps the password out of the
+    /// process list.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -296,6 +301,7 @@ pub fn load_serve_config(
     let flags = Overrides {
         listen,
         data_dir: common.data_dir.clone(),
+        database_url: common.database_url.clone().map(DatabaseUrl::new),
         tls_cert: tls.tls_cert.clone(),
         tls_key: tls.tls_key.clone(),
     };
@@ -305,9 +311,7 @@ pub fn load_serve_config(
 /// `serve --demo`: makes the demo accounts if missing and shows the new passwords, once.
 pub async fn demo_accounts(config: &Config) -> anyhow::Result<()> {
     crate::demo::check_listen(config.listen)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store = Store::open_sqlite(&config.data_dir).await?;
+    let store = crate::open_store(&config.database).await?;
     let created = crate::demo::ensure_accounts(&store, config).await;
     store.close().await;
     let created = created?;
@@ -332,9 +336,7 @@ pub async fn demo_accounts(config: &Config) -> anyhow::Result<()> {
 
 async fn open_store(common: &Common) -> anyhow::Result<(Config, Store)> {
     let config = load_config(common, None)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store = Store::open_sqlite(&config.data_dir).await?;
+    let store = crate::open_store(&config.database).await?;
     Ok((config, store))
 }
 
@@ -362,7 +364,7 @@ pub async fn config_cmd(what: ConfigCmd) -> anyhow::Result<()> {
         ConfigCmd::Example => print!("{}", crate::config::EXAMPLE),
         ConfigCmd::Check { common } => {
             let c = load_config(&common, None)?;
-            println!("listen {}; data in {}", c.listen, c.data_dir.display());
+            println!("listen {}; records in {}", c.listen, c.database);
             for d in &c.desks {
                 println!(
                     "desk {} ({}), references {}-YYYY-NNNNNN",

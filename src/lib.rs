@@ -25,6 +25,14 @@ use crate::config::Config;
 use crate::desk::Clock;
 use crate::store::Store;
 
+/// Opens the records store that `database` names, creating the data directory for SQLite.
+pub async fn open_store(database: &config::Database) -> Result<Store, store::StoreError> {
+    match database {
+        config::Database::Sqlite { dir } => Store::open_sqlite(dir).await,
+        config::Database::Postgres(url) => Store::open_postgres(url.expose()).await,
+    }
+}
+
 /// Serves on `listener` until `shutdown` completes. Tests call this with a listener on
 /// 127.0.0.1:0 and a fresh data directory; `sunwai serve` calls it from `main`.
 pub async fn run(
@@ -44,8 +52,7 @@ pub async fn run_with_clock(
 ) -> anyhow::Result<()> {
     // Read the certificate before anything else, so that a bad file stops start-up at once.
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
-    std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open_sqlite(&config.data_dir).await?;
+    let store = open_store(&config.database).await?;
     app::metrics_handle();
     let local = listener.local_addr()?;
     if store.list_users().await?.is_empty() {

@@ -46,7 +46,8 @@ async fn serve(
     } else {
         "http"
     };
-    tracing::info!(data_dir = %config.data_dir.display(), "sunwai listening on {scheme}://{addr}/");
+    // `database` shows a URL with its password hidden.
+    tracing::info!(database = %config.database, "sunwai listening on {scheme}://{addr}/");
     println!("sunwai is running at {scheme}://{addr}/ (Ctrl-C to stop)");
     sunwai::run(listener, config, shutdown_signal()).await
 }

@@ -12,7 +12,9 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 mod cidr;
+mod database;
 pub use cidr::Cidr;
+pub use database::{redacted, Database, DatabaseUrl};
 
 use crate::core::ids::DeskId;
 use crate::core::room::{ClosePolicy, LateJoin, Policy};
@@ -128,6 +130,9 @@ pub struct MediaSettings {
 pub struct FileConfig {
     pub listen: String,
     pub data_dir: PathBuf,
+    /// A PostgreSQL server to keep the records in, instead of SQLite in `data_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<DatabaseUrl>,
     pub log: String,
     pub origins: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (CIDR ranges).
@@ -199,6 +204,8 @@ pub struct DeskConfig {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where the records live.
+    pub database: Database,
     pub log: String,
     /// Origins allowed to open the WebSocket, normalised (lowercase, no trailing '/').
     /// Empty: the server's own address (see `App::allowed_origins`).
@@ -230,6 +237,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<DatabaseUrl>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -419,6 +428,8 @@ impl FileConfig {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let media = self.media.validate()?;
+        let database =
+            Database::choose(self.database_url, &self.data_dir).map_err(ConfigError::Invalid)?;
         let tls = match (self.tls_cert, self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
@@ -510,6 +521,7 @@ impl FileConfig {
         Ok(Config {
             listen,
             data_dir: self.data_dir,
+            database,
             log: self.log,
             origins,
             trusted_proxies,
@@ -548,6 +560,10 @@ mod tests {
         assert_eq!(c.desks.len(), 1);
         assert_eq!(c.desks[0].policy, Policy::default());
         assert!(c.categories.iter().any(|x| x.key == "other"));
+        assert!(
+            matches!(c.database, Database::Sqlite { ref dir } if *dir == c.data_dir),
+            "records in SQLite in the data directory by default"
+        );
     }
 
     #[test]
@@ -574,6 +590,10 @@ mod tests {
                 "trusted_proxies",
             ),
             (|c| c.tls_cert = Some("cert.pem".into()), "tls_key"),
+            (
+                |c| c.database_url = Some(DatabaseUrl::new("sqlite://x.db")),
+                "database_url",
+            ),
         ];
         for (mutate, what) in cases {
             let mut c = FileConfig::default();
@@ -610,6 +630,19 @@ mod tests {
         let c = Config::load(Some(&path), &flags).unwrap();
         assert_eq!(c.listen.port(), 9002);
         assert_eq!(c.data_dir, PathBuf::from("/srv/x"));
+        assert_eq!(
+            c.database,
+            Database::Sqlite {
+                dir: "/srv/x".into()
+            }
+        );
+        let url = "postgres://sunwai:pw@db.example/sunwai";
+        let flags = Overrides {
+            database_url: Some(DatabaseUrl::new(url)),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(&path), &flags).unwrap();
+        assert_eq!(c.database, Database::Postgres(DatabaseUrl::new(url)));
         assert!(matches!(
             Config::load(Some(&dir.path().join("nope.toml")), &flags),
             Err(ConfigError::MissingFile(_))

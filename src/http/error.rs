@@ -74,6 +74,8 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::NotFound => ApiError::NotFound,
+            // What the store refuses to write on every backend (e.g. a NUL character).
+            crate::store::StoreError::Invalid(message) => ApiError::BadRequest(message, None),
             other => ApiError::Internal(other.to_string()),
         }
     }

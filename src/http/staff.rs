@@ -291,6 +291,10 @@ async fn save_outcome(conn: &mut Conn, u: &User, id: u64, entry: EntryId, o: Out
         Err(StoreError::NotFound) => {
             conn.reply_err(Some(id), ErrorCode::NotFound, "no such complaint")
         }
+        // Text the store refuses on every backend (a NUL character).
+        Err(StoreError::Invalid(message)) => {
+            conn.reply_err(Some(id), ErrorCode::InvalidInput, &message)
+        }
         Err(e) => {
             tracing::error!(error = %e, "saving an outcome failed");
             conn.reply_err(Some(id), ErrorCode::Internal, "could not save; try again")

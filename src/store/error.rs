@@ -91,10 +91,13 @@ pub(super) fn done<T>(r: Result<T, Fail>) -> Result<T, StoreError> {
 
 /// Whether a database error code means "someone else holds the lock, try later": SQLite's
 /// BUSY and LOCKED (5 and 6, in the low byte of extended codes), PostgreSQL's
-/// lock_not_available (55P03).
+/// lock_not_available (55P03), serialization_failure (40001), deadlock_detected (40P01)
+/// and cannot_connect_now (57P03, a server starting up or shutting down).
 fn is_busy(code: Option<&str>) -> bool {
     match code {
-        Some("55P03") => true,
+        // PostgreSQL's codes (SQLSTATE) have five characters, some of them all digits;
+        // SQLite's are numbers below 10000.
+        Some(c) if c.len() == 5 => matches!(c, "55P03" | "40001" | "40P01" | "57P03"),
         Some(c) => c.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
         None => false,
     }
@@ -104,10 +107,11 @@ fn is_busy(code: Option<&str>) -> bool {
 mod tests {
     #[test]
     fn busy_codes() {
-        for busy in ["5", "6", "261", "517", "55P03"] {
+        for busy in ["5", "6", "261", "517", "55P03", "40001", "40P01", "57P03"] {
             assert!(super::is_busy(Some(busy)), "{busy}");
         }
-        for other in ["1", "19", "2067", "787", "23505", "x"] {
+        // 22021 (PostgreSQL's character_not_in_repertoire) is 0x5605: busy by SQLite's rule.
+        for other in ["1", "19", "2067", "787", "23505", "22021", "x"] {
             assert!(!super::is_busy(Some(other)), "{other}");
         }
         assert!(!super::is_busy(None));

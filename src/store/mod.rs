@@ -16,19 +16,27 @@
 //!   transaction: the change and its audit entry are committed together or not at all,
 //!   whichever path (REST, WebSocket, command line) asked for it.
 //! - The audit log is append-only: nothing here updates or deletes an entry.
-//! - An acknowledged write survives a crash or power loss (see [`Store::open_sqlite`]).
+//! - An acknowledged write survives a crash or power loss (see [`Store::open_sqlite`];
+//!   PostgreSQL with its default `fsync` and `synchronous_commit`).
 //!
-//! The backend sits behind a private enum. SQL text is shared between backends (`sql`,
-//! `plan`); timestamps are INTEGER unix milliseconds and ids TEXT, so a PostgreSQL backend
-//! needs its own schema file and connection glue, not new queries.
+//! Backends: embedded SQLite ([`Store::open_sqlite`], the default) and PostgreSQL
+//! ([`Store::open_postgres`]), behind a private enum. Everything but connection set-up is
+//! shared: the rules of a record (`plan`), the SQL text (`sql`, `query`), reading rows
+//! (`rows`) and the code that runs it all (`glue`, compiled once per backend). Timestamps
+//! are integer unix milliseconds and ids text in both schemas (`migrations/sqlite`,
+//! `migrations/postgres`), so one query text serves both. The conformance suite
+//! (`tests`) runs every check against both.
 
 mod audit;
 mod error;
 mod export;
 pub mod model;
 mod plan;
+mod postgres;
 mod query;
 mod rows;
+#[doc(hidden)]
+pub mod scratch;
 mod ser;
 mod sql;
 mod sqlite;
@@ -58,7 +66,19 @@ pub struct Store {
 
 #[derive(Clone, Debug)]
 enum Backend {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlite::Pool),
+    Postgres(postgres::Pool),
+}
+
+/// Calls the glue function of the same name on whichever backend `store` has, with its
+/// pool first, and classifies the failure. Both arms run the same source (see `glue`).
+macro_rules! on_backend {
+    ($store:expr, $($f:ident)::+ ( $($arg:expr),* $(,)? )) => {
+        match &$store.backend {
+            Backend::Sqlite(p) => done(sqlite::$($f)::+(p, $($arg),*).await),
+            Backend::Postgres(p) => done(postgres::$($f)::+(p, $($arg),*).await),
+        }
+    };
 }
 
 impl Store {
@@ -76,26 +96,33 @@ impl Store {
         })
     }
 
+    /// Connects to a PostgreSQL server at `url` (`postgres://user:password@host/database`)
+    /// and brings the database's schema up to date. The database must exist; the user
+    /// needs to create tables in it (on first start) and to read and write them.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let pool = done(postgres::open(url).await)?;
+        Ok(Store {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
     /// Waits for running queries and closes every connection. Clones become unusable.
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
         }
     }
 
     /// Writes a new complaint and allocates its reference. Disposition `Waiting` (video)
     /// or `Written`, status `Received`. An id or ticket used before is `Conflict`.
     pub async fn create_complaint(&self, new: NewComplaint) -> Result<Reference, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::create_complaint(p, new).await),
-        }
+        on_backend!(self, create_complaint(new))
     }
 
     /// Records a queue or call event. Unknown id: `NotFound`.
     pub async fn apply(&self, ev: RecordEvent) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::apply(p, ev).await),
-        }
+        on_backend!(self, apply(ev))
     }
 
     /// Saves (replacing) the officer's outcome. A station forwards a received complaint.
@@ -107,9 +134,7 @@ impl Store {
         by: &Actor,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::save_outcome(p, id, outcome, by, at).await),
-        }
+        on_backend!(self, save_outcome(id, outcome, by, at))
     }
 
     /// Changes the workflow status; any status may follow any other (supervisors correct
@@ -123,24 +148,18 @@ impl Store {
         note: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::set_status(p, id, status, by, note, at).await),
-        }
+        on_backend!(self, set_status(id, status, by, note, at))
     }
 
     /// The full record with its history.
     pub async fn get(&self, id: EntryId) -> Result<Option<Complaint>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::get(p, query::By::Id(id)).await),
-        }
+        on_backend!(self, get(query::By::Id(id)))
     }
 
     /// The full record with its history; the reference is matched trimmed and uppercased.
     pub async fn get_by_reference(&self, reference: &str) -> Result<Option<Complaint>, StoreError> {
         let r = Reference::normalize(reference);
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::get(p, query::By::Reference(r)).await),
-        }
+        on_backend!(self, get(query::By::Reference(r)))
     }
 
     /// The record whose ticket hashes to `ticket_hash`, with its history.
@@ -148,9 +167,7 @@ impl Store {
         &self,
         ticket_hash: &[u8; 32],
     ) -> Result<Option<Complaint>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::get(p, query::By::Ticket(*ticket_hash)).await),
-        }
+        on_backend!(self, get(query::By::Ticket(*ticket_hash)))
     }
 
     /// Citizen status check: needs both reference and mobile; returns only what a citizen
@@ -162,17 +179,13 @@ impl Store {
         mobile: &Mobile,
     ) -> Result<Option<StatusView>, StoreError> {
         let by = query::By::ReferenceAndMobile(Reference::normalize(reference), mobile.clone());
-        let found = match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::get(p, by).await)?,
-        };
+        let found = on_backend!(self, get(by))?;
         Ok(found.map(rows::status_view))
     }
 
     /// Records matching `filter`, newest first, without history.
     pub async fn list(&self, filter: &Filter) -> Result<Vec<Complaint>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::list(p, filter).await),
-        }
+        on_backend!(self, list(filter))
     }
 
     /// CSV with a header row; times in `tz` as RFC 3339; returns rows written. Exports
@@ -185,17 +198,13 @@ impl Store {
         tz: &TimeZone,
         out: W,
     ) -> Result<usize, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::export_csv(p, filter, tz, out).await),
-        }
+        on_backend!(self, export_csv(filter, tz, out))
     }
 
     /// Records still waiting, carried over or in a call (a call does not survive a
     /// restart), oldest first, without history: for restoring the waiting room.
     pub async fn open_entries(&self, desk: &DeskId) -> Result<Vec<Complaint>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::open_entries(p, desk).await),
-        }
+        on_backend!(self, open_entries(desk))
     }
 
     /// Gives a record its place in its desk's waiting room (replacing an earlier one). The
@@ -203,26 +212,20 @@ impl Store {
     /// abandoned, carried over). A record not waiting or in a call: `Invalid`; unknown:
     /// `NotFound`.
     pub async fn place(&self, place: &QueuePlace) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::place(p, place).await),
-        }
+        on_backend!(self, place(place))
     }
 
     /// The desk's waiting room as the last run left it: records waiting or in a call, in
     /// queue order (by place; records without one after them, oldest first), without
     /// history. For restoring the room at start-up.
     pub async fn waiting_room(&self, desk: &DeskId) -> Result<Vec<OpenEntry>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::waiting_room(p, desk).await),
-        }
+        on_backend!(self, waiting_room(desk))
     }
 
     /// Checks the database's structure and foreign keys. `Ok(())` when sound; otherwise
     /// `Corrupt` listing what the check found.
     pub async fn check_integrity(&self) -> Result<(), StoreError> {
-        let found = match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::integrity_check(p).await)?,
-        };
+        let found = on_backend!(self, integrity_check())?;
         if found.len() == 1 && found[0] == "ok" {
             Ok(())
         } else {
@@ -232,42 +235,30 @@ impl Store {
 
     /// Appends an entry to the audit log. `detail` must be a JSON object (`Invalid`).
     pub async fn audit(&self, entry: NewAudit) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::audit::audit(p, entry).await),
-        }
+        on_backend!(self, audit::audit(entry))
     }
 
     /// Audit entries matching `filter`, newest first.
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::audit::audit_log(p, filter).await),
-        }
+        on_backend!(self, audit::audit_log(filter))
     }
 
     /// Creates an account. The username is trimmed and lowercased; taken: `Conflict`.
     pub async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::create_user(p, new).await),
-        }
+        on_backend!(self, users::create_user(new))
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserWithHash>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::user_by_name(p, username).await),
-        }
+        on_backend!(self, users::user_by_name(username))
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::user(p, id).await),
-        }
+        on_backend!(self, users::user(id))
     }
 
     /// All accounts, by username.
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::list_users(p).await),
-        }
+        on_backend!(self, users::list_users())
     }
 
     /// Returns whether the user exists. Disabling also ends the user's sessions, so that
@@ -277,16 +268,12 @@ impl Store {
         username: &str,
         disabled: bool,
     ) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::set_disabled(p, username, disabled).await),
-        }
+        on_backend!(self, users::set_disabled(username, disabled))
     }
 
     /// Returns whether the user exists.
     pub async fn set_password_hash(&self, username: &str, phc: &str) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::set_password(p, username, phc).await),
-        }
+        on_backend!(self, users::set_password(username, phc))
     }
 
     /// Stores a session under the token's hash. Unknown user: `NotFound`.
@@ -296,11 +283,7 @@ impl Store {
         user: UserId,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => {
-                done(sqlite::users::create_session(p, token_hash, user, expires_at).await)
-            }
-        }
+        on_backend!(self, users::create_session(token_hash, user, expires_at))
     }
 
     /// The session's user; `None` if the session is unknown, expired, or its user disabled.
@@ -309,22 +292,16 @@ impl Store {
         token_hash: &[u8; 32],
         now: Timestamp,
     ) -> Result<Option<User>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::session_user(p, token_hash, now).await),
-        }
+        on_backend!(self, users::session_user(token_hash, now))
     }
 
     pub async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::delete_session(p, token_hash).await),
-        }
+        on_backend!(self, users::delete_session(token_hash))
     }
 
     /// Deletes sessions expired at `now`; returns how many. Expired sessions are already
     /// refused; this only keeps the table small (call it now and then).
     pub async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => done(sqlite::users::delete_expired_sessions(p, now).await),
-        }
+        on_backend!(self, users::delete_expired_sessions(now))
     }
 }

@@ -65,6 +65,29 @@ impl NewHistory {
     }
 }
 
+impl NewHistory {
+    /// The row's text is storable (see [`check_text`]).
+    pub fn check_text(&self) -> Result<(), StoreError> {
+        let name = match &self.actor {
+            Actor::User { name, .. } => name.as_str(),
+            Actor::Citizen | Actor::System => "",
+        };
+        check_text([self.detail.as_str(), name])
+    }
+}
+
+/// Refuses text containing NUL, on every backend: PostgreSQL cannot store it in a text
+/// column, and what one backend refuses the other must refuse too. Checked before a write
+/// runs any SQL, so the refusal is `Invalid`, never a database error.
+pub(super) fn check_text<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+    if texts.into_iter().any(|t| t.contains('\0')) {
+        return Err(StoreError::Invalid(
+            "text must not contain the NUL character".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Whole seconds from `a` to `b`, never negative (clocks can step back).
 fn secs_between(a: Timestamp, b: Timestamp) -> i64 {
     (b.as_millisecond() - a.as_millisecond()).max(0) / 1000

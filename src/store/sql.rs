@@ -4,7 +4,11 @@
 //! driver) accept too, so one text serves both. Everything here is plain SQL that both
 //! dialects run unchanged (`INSERT … ON CONFLICT … DO UPDATE … RETURNING` needs SQLite
 //! 3.35+, which the bundled library is). Where a backend needs something else (how a
-//! write transaction begins, row locking), its module says so.
+//! write transaction begins, row locking), its module (`sqlite.rs`, `postgres.rs`) says so.
+//!
+//! Types are chosen so that one binding fits both: times and counts are bound as `i64`
+//! (INTEGER in SQLite, BIGINT in PostgreSQL), flags as `bool` (INTEGER 0/1, BOOLEAN), ids
+//! and enums as text, hashes as bytes (BLOB, BYTEA).
 
 /// Columns of `complaints` in the order [`super::rows::RawComplaint`] reads them by name.
 macro_rules! complaint_columns {
@@ -38,6 +42,13 @@ pub(super) const SELECT_BY_ID: &str = concat!(
     "SELECT ",
     complaint_columns!(),
     " FROM complaints WHERE id = $1"
+);
+/// The same, locking the row until the transaction ends (PostgreSQL; SQLite has no row
+/// locks and needs none, see `sqlite::write_tx`).
+pub(super) const SELECT_BY_ID_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    complaint_columns!(),
+    " FROM complaints WHERE id = $1 FOR UPDATE"
 );
 pub(super) const SELECT_BY_REFERENCE: &str = concat!(
     "SELECT ",

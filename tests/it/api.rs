@@ -13,7 +13,7 @@ async fn written_complaints_status_checks_and_records() {
     let ct = [("content-type", "application/json")];
 
     // A written complaint becomes a record with a reference number.
-    let body = r#"{"name":"सीता देवी","mobile":"+91 98765 43210","area":"Civil Lines","category":"fraud","description":"UPI fraud, ₹20,000 lost","language":"hi","consent":true}"#;
+    let body = WRITTEN_COMPLAINT;
     let r = app
         .http(
             "POST",

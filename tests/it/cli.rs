@@ -2,13 +2,13 @@
 //! `serve` starting with no setup.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
-fn sunwai() -> Command {
+pub(crate) fn sunwai() -> Command {
     crate::helpers::sunwai_command()
 }
 
-fn run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+pub(crate) fn run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut child = sunwai()
         .args(args)
         .stdin(Stdio::piped())
@@ -133,35 +133,49 @@ fn accounts_and_export_from_the_command_line() {
     assert!(err.contains("0 records"));
 }
 
+/// A `sunwai serve` running on 127.0.0.1 with a port of its own choosing.
+pub(crate) struct Served {
+    pub child: Child,
+    /// host:port, from the URL the server printed.
+    pub addr: String,
+    // Kept open while the server runs: it may print more.
+    _stdout: BufReader<ChildStdout>,
+}
+
+/// Starts `sunwai serve --listen 127.0.0.1:0` with `args` added, and waits for the URL it
+/// prints.
+pub(crate) fn serve(args: &[&str], stderr: Stdio) -> Served {
+    let mut child = sunwai()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    Served {
+        child,
+        addr,
+        _stdout: stdout,
+    }
+}
+
 #[test]
 fn serve_starts_with_no_setup_and_prints_its_url() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = sunwai()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir.path().join("data").to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    // Keep the pipe open while the server runs: it may print more.
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    stdout.read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let data = dir.path().join("data");
+    let served = serve(&["--data-dir", data.to_str().unwrap()], Stdio::null());
+    // Moved out of `served`, whose standard output stays open to the end of the test.
+    let (mut child, addr) = (served.child, served.addr);
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         s,
@@ -179,28 +193,8 @@ fn serve_starts_with_no_setup_and_prints_its_url() {
 #[tokio::test]
 async fn sigterm_stops_the_server_even_with_a_websocket_open() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = sunwai()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let served = serve(&["--data-dir", dir.path().to_str().unwrap()], Stdio::null());
+    let (mut child, addr) = (served.child, served.addr);
     let mut ws = sunwai_signaling::Client::connect(&format!("ws://{addr}/ws"))
         .await
         .unwrap();

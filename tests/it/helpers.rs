@@ -15,6 +15,8 @@ use tokio::sync::oneshot;
 pub const DESK: &str = "ssp-prayagraj";
 pub const PASSWORD: &str = "correct horse battery";
 pub const WAIT: Duration = Duration::from_secs(10);
+/// The body of a written complaint to desk ssp-prayagraj, mobile 9876543210.
+pub const WRITTEN_COMPLAINT: &str = r#"{"name":"सीता देवी","mobile":"+91 98765 43210","area":"Civil Lines","category":"fraud","description":"UPI fraud, ₹20,000 lost","language":"hi","consent":true}"#;
 
 /// 2026-11-28 12:05 in Asia/Kolkata: inside the default 12:00–14:00 window, whatever the
 /// real time is when the test runs.

@@ -17,6 +17,7 @@ mod hostile_flood;
 mod media;
 mod media_process;
 mod pages;
+mod postgres;
 mod reliability;
 mod simulate;
 mod tls;

@@ -294,3 +294,25 @@ pub(super) async fn outcome_and_status_changes_are_audited(s: &Store) {
         before
     );
 }
+
+/// The schema refuses updates and deletes of the audit log, so even a script connected
+/// with the server's own credentials cannot quietly rewrite it (a trigger on both).
+pub(super) async fn audit_log_refuses_changes(s: &Store) {
+    s.audit(entry(
+        "2026-03-10T05:00:00Z",
+        AuditActor::System,
+        AuditAction::SignOut,
+    ))
+    .await
+    .unwrap();
+    for stmt in [
+        "UPDATE audit_log SET actor_name = 'someone else'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = execute_raw(s, stmt).await.unwrap_err();
+        assert!(err.contains("append-only"), "{stmt}: {err}");
+    }
+    let log = s.audit_log(&AuditFilter::default()).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].actor, AuditActor::System);
+}

@@ -191,3 +191,64 @@ pub(super) async fn status_lookup_needs_mobile_and_hides_notes(s: &Store) {
         assert!(!json.contains(hidden), "{hidden} leaked: {json}");
     }
 }
+
+/// Text with a NUL character is refused before anything is written, whatever the backend
+/// (PostgreSQL cannot store it; SQLite refuses it too so that both behave alike).
+pub(super) async fn text_with_nul_is_refused_and_changes_nothing(s: &Store) {
+    let (id, _) = create_at(s, "2026-03-10T04:30:00Z").await;
+    let (off, name) = officer("SI Verma");
+    let by = Actor::User { id: off, name };
+    let at = t("2026-03-10T04:40:00Z");
+    let invalid = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Invalid(_)));
+
+    let outcome = Outcome {
+        category: "theft".into(),
+        station: "Kotwali".into(),
+        action: "advised".into(),
+        notes: "a\0b".into(),
+    };
+    assert!(invalid(s.save_outcome(id, &outcome, &by, at).await));
+    assert!(invalid(
+        s.set_status(id, Status::Resolved, &by, "done\0", at).await
+    ));
+    let note = RecordEvent::Note {
+        id,
+        at,
+        actor: by.clone(),
+        text: "\0".into(),
+    };
+    assert!(invalid(s.apply(note).await));
+    let c = must_get(s, id).await;
+    assert_eq!(c.status, Status::Received);
+    assert!(c.outcome.is_none());
+    assert_eq!(kinds(&c), [HistoryKind::Created]);
+
+    let mut new = new_video("prayagraj", "PRY", "2026-03-10T04:31:00Z");
+    new.intake.description = "x\0y".into();
+    let refused = s.create_complaint(new).await.map(|_| ());
+    assert!(invalid(refused));
+    let user = NewUser {
+        username: "verma".into(),
+        display_name: "SI\0Verma".into(),
+        role: Role::Officer,
+        desk: None,
+        password_phc: "$argon2id$x".into(),
+    };
+    assert!(invalid(s.create_user(user).await.map(|_| ())));
+    let audit = NewAudit::new(at, AuditActor::cli_from_env(), AuditAction::SignOut);
+    let audit = NewAudit {
+        reference: Some("PRY\0".into()),
+        ..audit
+    };
+    assert!(invalid(s.audit(audit).await));
+
+    // Nothing was written: the next reference is the second one.
+    let (_, next) = create_at(s, "2026-03-10T04:32:00Z").await;
+    assert_eq!(next.as_str(), "PRY-2026-000002");
+    assert!(s.list_users().await.unwrap().is_empty());
+    assert!(s
+        .audit_log(&AuditFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+}

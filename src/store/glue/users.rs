@@ -1,14 +1,14 @@
-//! SQLite glue for staff accounts and login sessions.
+//! Glue for staff accounts and login sessions.
 
+use super::Pool;
 use jiff::Timestamp;
-use sqlx::sqlite::SqlitePool;
 use sqlx::Row as _;
 
 use super::write_tx;
 use crate::core::ids::UserId;
 use crate::store::model::*;
 use crate::store::rows::{self, user_from_row};
-use crate::store::{sql, Fail, StoreError};
+use crate::store::{plan, sql, Fail, StoreError};
 
 /// Usernames are case-insensitive: officers log in from phones that capitalise the first
 /// letter on their own.
@@ -16,7 +16,7 @@ fn normalize_username(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
-pub(in crate::store) async fn create_user(pool: &SqlitePool, new: NewUser) -> Result<User, Fail> {
+pub(in crate::store) async fn create_user(pool: &Pool, new: NewUser) -> Result<User, Fail> {
     let username = normalize_username(&new.username);
     let display_name = new.display_name.trim().to_owned();
     if username.is_empty() || display_name.is_empty() {
@@ -24,6 +24,7 @@ pub(in crate::store) async fn create_user(pool: &SqlitePool, new: NewUser) -> Re
             StoreError::Invalid("username and display name must not be empty".into()).into(),
         );
     }
+    plan::check_text([username.as_str(), &display_name, &new.password_phc])?;
     // Stored in milliseconds; truncate now so the returned user equals the stored one.
     let created_at = rows::ts(Timestamp::now().as_millisecond())?;
     let user = User {
@@ -56,7 +57,7 @@ pub(in crate::store) async fn create_user(pool: &SqlitePool, new: NewUser) -> Re
 }
 
 pub(in crate::store) async fn user_by_name(
-    pool: &SqlitePool,
+    pool: &Pool,
     username: &str,
 ) -> Result<Option<UserWithHash>, Fail> {
     let row = sqlx::query(sql::USER_BY_NAME)
@@ -69,7 +70,7 @@ pub(in crate::store) async fn user_by_name(
     Ok(Some(UserWithHash { user, password_phc }))
 }
 
-pub(in crate::store) async fn user(pool: &SqlitePool, id: UserId) -> Result<Option<User>, Fail> {
+pub(in crate::store) async fn user(pool: &Pool, id: UserId) -> Result<Option<User>, Fail> {
     let row = sqlx::query(sql::USER_BY_ID)
         .bind(id.to_string())
         .fetch_optional(pool)
@@ -80,7 +81,7 @@ pub(in crate::store) async fn user(pool: &SqlitePool, id: UserId) -> Result<Opti
     }
 }
 
-pub(in crate::store) async fn list_users(pool: &SqlitePool) -> Result<Vec<User>, Fail> {
+pub(in crate::store) async fn list_users(pool: &Pool) -> Result<Vec<User>, Fail> {
     let rows = sqlx::query(sql::LIST_USERS).fetch_all(pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -90,7 +91,7 @@ pub(in crate::store) async fn list_users(pool: &SqlitePool) -> Result<Vec<User>,
 }
 
 pub(in crate::store) async fn set_disabled(
-    pool: &SqlitePool,
+    pool: &Pool,
     username: &str,
     disabled: bool,
 ) -> Result<bool, Fail> {
@@ -114,10 +115,11 @@ pub(in crate::store) async fn set_disabled(
 }
 
 pub(in crate::store) async fn set_password(
-    pool: &SqlitePool,
+    pool: &Pool,
     username: &str,
     phc: &str,
 ) -> Result<bool, Fail> {
+    plan::check_text([phc])?;
     let done = sqlx::query(sql::SET_PASSWORD)
         .bind(normalize_username(username))
         .bind(phc)
@@ -127,7 +129,7 @@ pub(in crate::store) async fn set_password(
 }
 
 pub(in crate::store) async fn create_session(
-    pool: &SqlitePool,
+    pool: &Pool,
     token_hash: &[u8; 32],
     user: UserId,
     expires_at: Timestamp,
@@ -142,7 +144,7 @@ pub(in crate::store) async fn create_session(
 }
 
 pub(in crate::store) async fn session_user(
-    pool: &SqlitePool,
+    pool: &Pool,
     token_hash: &[u8; 32],
     now: Timestamp,
 ) -> Result<Option<User>, Fail> {
@@ -158,7 +160,7 @@ pub(in crate::store) async fn session_user(
 }
 
 pub(in crate::store) async fn delete_session(
-    pool: &SqlitePool,
+    pool: &Pool,
     token_hash: &[u8; 32],
 ) -> Result<(), Fail> {
     sqlx::query(sql::DELETE_SESSION)
@@ -169,7 +171,7 @@ pub(in crate::store) async fn delete_session(
 }
 
 pub(in crate::store) async fn delete_expired_sessions(
-    pool: &SqlitePool,
+    pool: &Pool,
     now: Timestamp,
 ) -> Result<u64, Fail> {
     let done = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)

@@ -1,21 +1,26 @@
-//! SQLite glue for the audit log: appending entries and reading them back.
+//! Glue for the audit log: appending entries and reading them back.
 
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use super::{Conn, Pool};
 use sqlx::AssertSqlSafe;
 
 use super::query_with;
 use crate::store::audit::*;
 use crate::store::model::Actor;
-use crate::store::query;
 use crate::store::rows::{audit_actor_columns, audit_from_row};
+use crate::store::{plan, query};
 use crate::store::{sql, Fail, StoreError};
 
 /// Appends `e` on `conn` (inside the caller's transaction, if it has one).
-pub(super) async fn insert(conn: &mut SqliteConnection, e: &NewAudit) -> Result<(), Fail> {
+pub(super) async fn insert(conn: &mut Conn, e: &NewAudit) -> Result<(), Fail> {
     if !e.detail.is_object() {
         return Err(StoreError::Invalid("audit detail must be a JSON object".into()).into());
     }
     let (kind, actor_id, actor_name) = audit_actor_columns(&e.actor);
+    plan::check_text(
+        [actor_name.as_deref(), e.reference.as_deref()]
+            .into_iter()
+            .flatten(),
+    )?;
     sqlx::query(sql::INSERT_AUDIT)
         .bind(e.at.as_millisecond())
         .bind(kind)
@@ -34,7 +39,7 @@ pub(super) async fn insert(conn: &mut SqliteConnection, e: &NewAudit) -> Result<
 /// The audit actor for a record change by `a`: a user is named by their username (unique
 /// and stable) rather than the display name the record's history keeps, when the account
 /// exists.
-pub(super) async fn actor_of(conn: &mut SqliteConnection, a: &Actor) -> Result<AuditActor, Fail> {
+pub(super) async fn actor_of(conn: &mut Conn, a: &Actor) -> Result<AuditActor, Fail> {
     let mut actor = AuditActor::of_record_actor(a);
     if let AuditActor::User { id, name } = &mut actor {
         let username: Option<String> = sqlx::query_scalar(sql::USER_USERNAME)
@@ -48,13 +53,13 @@ pub(super) async fn actor_of(conn: &mut SqliteConnection, a: &Actor) -> Result<A
     Ok(actor)
 }
 
-pub(in crate::store) async fn audit(pool: &SqlitePool, e: NewAudit) -> Result<(), Fail> {
+pub(in crate::store) async fn audit(pool: &Pool, e: NewAudit) -> Result<(), Fail> {
     let mut conn = pool.acquire().await?;
     insert(&mut conn, &e).await
 }
 
 pub(in crate::store) async fn audit_log(
-    pool: &SqlitePool,
+    pool: &Pool,
     f: &AuditFilter,
 ) -> Result<Vec<AuditEntry>, Fail> {
     let (sql, params) = query::audit_query(f);

@@ -1,25 +1,20 @@
-//! SQLite glue for the writes to a complaint: creation, events, outcome, status.
+//! Glue for the writes to a complaint: creation, events, outcome, status.
 //!
-//! Each write is one transaction that takes the write lock first ([`write_tx`]), reads the
-//! record, lets `plan` decide the change, then updates the record and appends history.
+//! Each write is one transaction ([`write_tx`]) that reads the record under a lock
+//! ([`SELECT_FOR_UPDATE`]: SQLite's write lock is already held, PostgreSQL locks the row),
+//! lets `plan` decide the change, then updates the record and appends history.
 
 use jiff::Timestamp;
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
-use super::{audit, load, write_tx};
+use super::{audit, fetch_complaints, write_tx, Conn, Pool, SELECT_FOR_UPDATE};
 use crate::core::ids::EntryId;
 use crate::store::audit::{AuditAction, NewAudit};
 use crate::store::model::*;
 use crate::store::plan::{self, Lifecycle, NewHistory};
-use crate::store::query::By;
 use crate::store::rows::actor_columns;
 use crate::store::{sql, Fail, StoreError};
 
-async fn insert_history(
-    conn: &mut SqliteConnection,
-    id: EntryId,
-    h: &NewHistory,
-) -> Result<(), Fail> {
+async fn insert_history(conn: &mut Conn, id: EntryId, h: &NewHistory) -> Result<(), Fail> {
     let (kind, actor_id, actor_name) = actor_columns(&h.actor);
     sqlx::query(sql::INSERT_HISTORY)
         .bind(id.to_string())
@@ -36,10 +31,18 @@ async fn insert_history(
 }
 
 pub(in crate::store) async fn create_complaint(
-    pool: &SqlitePool,
+    pool: &Pool,
     new: NewComplaint,
 ) -> Result<Reference, Fail> {
     plan::check_prefix(&new.prefix)?;
+    let i = &new.intake;
+    plan::check_text([
+        i.name.as_str(),
+        &i.area,
+        &i.category,
+        &i.description,
+        new.desk.as_str(),
+    ])?;
     let year = plan::reference_year(new.created_at, &new.tz);
     let mut tx = write_tx(pool).await?;
     let seq: i64 = sqlx::query_scalar(sql::NEXT_REFERENCE)
@@ -48,7 +51,6 @@ pub(in crate::store) async fn create_complaint(
         .fetch_one(&mut *tx)
         .await?;
     let reference = plan::format_reference(&new.prefix, year, seq);
-    let i = &new.intake;
     sqlx::query(sql::INSERT_COMPLAINT)
         .bind(new.id.to_string())
         .bind(&reference)
@@ -76,9 +78,12 @@ pub(in crate::store) async fn create_complaint(
     Ok(Reference(reference))
 }
 
-/// Loads a record for a read-modify-write inside `tx`; unknown: `NotFound`.
-async fn load_for_update(conn: &mut SqliteConnection, id: EntryId) -> Result<Complaint, Fail> {
-    let found = load(conn, &By::Id(id), false).await?;
+/// Loads a record, without history, for a read-modify-write inside the caller's write
+/// transaction: no other writer can change it until that transaction ends. Unknown:
+/// `NotFound`.
+async fn load_for_update(conn: &mut Conn, id: EntryId) -> Result<Complaint, Fail> {
+    let q = sqlx::query(SELECT_FOR_UPDATE).bind(id.to_string());
+    let found = fetch_complaints(conn, q).await?.pop();
     Ok(found.ok_or(StoreError::NotFound)?)
 }
 
@@ -86,7 +91,7 @@ fn later(a: Timestamp, b: Timestamp) -> i64 {
     a.max(b).as_millisecond()
 }
 
-pub(in crate::store) async fn apply(pool: &SqlitePool, ev: RecordEvent) -> Result<(), Fail> {
+pub(in crate::store) async fn apply(pool: &Pool, ev: RecordEvent) -> Result<(), Fail> {
     let id = ev.id();
     let mut tx = write_tx(pool).await?;
     let c = load_for_update(&mut tx, id).await?;
@@ -105,6 +110,8 @@ pub(in crate::store) async fn apply(pool: &SqlitePool, ev: RecordEvent) -> Resul
     };
     let mut s = Lifecycle::of(&c);
     let row = plan::apply_event(&mut s, &ev, decliner);
+    row.check_text()?;
+    plan::check_text(s.officer_name.as_deref())?;
     let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millisecond);
     sqlx::query(sql::UPDATE_LIFECYCLE)
         .bind(id.to_string())
@@ -130,7 +137,7 @@ pub(in crate::store) async fn apply(pool: &SqlitePool, ev: RecordEvent) -> Resul
     Ok(())
 }
 
-pub(in crate::store) async fn place(pool: &SqlitePool, p: &QueuePlace) -> Result<(), Fail> {
+pub(in crate::store) async fn place(pool: &Pool, p: &QueuePlace) -> Result<(), Fail> {
     let seq = i64::try_from(p.seq)
         .map_err(|_| StoreError::Invalid(format!("queue seq {} is too large", p.seq)))?;
     let mut tx = write_tx(pool).await?;
@@ -157,7 +164,7 @@ pub(in crate::store) async fn place(pool: &SqlitePool, p: &QueuePlace) -> Result
 }
 
 pub(in crate::store) async fn save_outcome(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: EntryId,
     outcome: &Outcome,
     by: &Actor,
@@ -166,6 +173,9 @@ pub(in crate::store) async fn save_outcome(
     let mut tx = write_tx(pool).await?;
     let c = load_for_update(&mut tx, id).await?;
     let (status, rows) = plan::outcome_plan(c.status, outcome, by, at);
+    for row in &rows {
+        row.check_text()?;
+    }
     sqlx::query(sql::UPDATE_OUTCOME)
         .bind(id.to_string())
         .bind(&outcome.category)
@@ -194,7 +204,7 @@ pub(in crate::store) async fn save_outcome(
 }
 
 pub(in crate::store) async fn set_status(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: EntryId,
     status: Status,
     by: &Actor,
@@ -203,13 +213,15 @@ pub(in crate::store) async fn set_status(
 ) -> Result<(), Fail> {
     let mut tx = write_tx(pool).await?;
     let c = load_for_update(&mut tx, id).await?;
+    let row = plan::status_row(status, by, note, at);
+    row.check_text()?;
     sqlx::query(sql::UPDATE_STATUS)
         .bind(id.to_string())
         .bind(status.as_str())
         .bind(later(c.updated_at, at))
         .execute(&mut *tx)
         .await?;
-    insert_history(&mut tx, id, &plan::status_row(status, by, note, at)).await?;
+    insert_history(&mut tx, id, &row).await?;
     let actor = audit::actor_of(&mut tx, by).await?;
     let entry = NewAudit::new(at, actor, AuditAction::StatusChange)
         .record(id, c.reference.as_str())
