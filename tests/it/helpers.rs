@@ -365,3 +365,40 @@ pub fn sunwai_command() -> std::process::Command {
     c.env("SUNWAI_MEDIA__WORKERS", "1");
     c
 }
+
+/// The officer accepts `entry`; once the citizen hears the call has started, both connect
+/// media through the SFU (webrtc-rs clients). Returns (citizen, officer) media and the
+/// call's payload tag.
+pub async fn accept_with_media(
+    citizen: &mut Client,
+    officer: &mut Client,
+    entry: uuid::Uuid,
+) -> (
+    sunwai::sfu::client::MediaClient,
+    sunwai::sfu::client::MediaClient,
+    u32,
+) {
+    use sunwai::loadtest::{call_tag, negotiate};
+    use sunwai::sfu::client::{MediaClient, Role};
+    use sunwai::sfu::Publisher;
+    officer
+        .request_ok(|id| ClientMsg::Accept { id, entry })
+        .await
+        .unwrap();
+    expect(citizen, "call_started", |m| {
+        matches!(m, ServerMsg::CallStarted { .. })
+    })
+    .await;
+    let tag = call_tag(entry);
+    let mut c = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
+        .await
+        .unwrap();
+    let mut o = MediaClient::new(Role::Publish(Publisher::Officer), tag)
+        .await
+        .unwrap();
+    negotiate(citizen, &c).await.unwrap();
+    negotiate(officer, &o).await.unwrap();
+    c.wait_connected(Duration::from_secs(10)).await.unwrap();
+    o.wait_connected(Duration::from_secs(10)).await.unwrap();
+    (c, o, tag)
+}

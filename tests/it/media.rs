@@ -309,25 +309,7 @@ async fn ice_restart_and_audio_only_renegotiate_the_same_leg() {
         matches!(m, ServerMsg::Offer { .. })
     })
     .await;
-    officer
-        .request_ok(|id| ClientMsg::Accept { id, entry })
-        .await
-        .unwrap();
-    expect(&mut citizen, "call_started", |m| {
-        matches!(m, ServerMsg::CallStarted { .. })
-    })
-    .await;
-    let tag = call_tag(entry);
-    let mut c = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
-        .await
-        .unwrap();
-    let mut o = MediaClient::new(Role::Publish(Publisher::Officer), tag)
-        .await
-        .unwrap();
-    negotiate(&mut citizen, &c).await.unwrap();
-    negotiate(&mut officer, &o).await.unwrap();
-    c.wait_connected(CONNECT).await.unwrap();
-    o.wait_connected(CONNECT).await.unwrap();
+    let (c, o, tag) = accept_with_media(&mut citizen, &mut officer, entry).await;
     let (_stop_tx, stop) = watch::channel(false);
     c.publish(800_000, stop.clone());
     o.publish(800_000, stop);

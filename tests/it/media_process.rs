@@ -6,9 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use sunwai::loadtest::{call_tag, login, negotiate};
-use sunwai::sfu::client::{MediaClient, Role};
-use sunwai::sfu::Publisher;
+use sunwai::loadtest::login;
 use sunwai_signaling::{Client, ClientMsg, ServerMsg};
 
 use crate::helpers::*;
@@ -191,25 +189,7 @@ async fn one_call(url: &str, officer: &mut Client, n: usize) {
         unreachable!()
     };
     assert_eq!(entry, joined.entry);
-    officer
-        .request_ok(|id| ClientMsg::Accept { id, entry })
-        .await
-        .unwrap();
-    expect(&mut citizen, "call_started", |m| {
-        matches!(m, ServerMsg::CallStarted { .. })
-    })
-    .await;
-    let tag = call_tag(entry);
-    let mut c = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
-        .await
-        .unwrap();
-    let mut o = MediaClient::new(Role::Publish(Publisher::Officer), tag)
-        .await
-        .unwrap();
-    negotiate(&mut citizen, &c).await.unwrap();
-    negotiate(officer, &o).await.unwrap();
-    c.wait_connected(Duration::from_secs(10)).await.unwrap();
-    o.wait_connected(Duration::from_secs(10)).await.unwrap();
+    let (c, o, _) = accept_with_media(&mut citizen, officer, entry).await;
     // Alternate who ends it: the officer, or the citizen hanging up.
     if n.is_multiple_of(2) {
         officer
