@@ -137,6 +137,18 @@ describe('sunwai in a browser', () => {
       assert.ok(first.frames > 0 && later.frames > first.frames, `${who} decodes video: ${JSON.stringify([first, later])}`);
       assert.ok(first.samples > 0 && later.samples > first.samples, `${who} receives audio: ${JSON.stringify([first, later])}`);
     }
+    // A network change: the citizen's browser restarts ICE on the same connection; the
+    // server renegotiates the same leg (no new peer, no new queue entry) and video goes on.
+    const before = await sup.evaluate(() => fetch('/api/media').then((r) => r.json()));
+    await citizen.evaluate(() => window.sunwaiCallMedia.pc.restartIce());
+    await sup.waitForFunction(async (n) => (await (await fetch('/api/media')).json()).ice_restarts > n, before.ice_restarts, { timeout: 10000 });
+    const r1 = await inboundMedia(citizen);
+    await citizen.waitForTimeout(1500);
+    const r2 = await inboundMedia(citizen);
+    assert.ok(r2.frames > r1.frames && r2.samples > r1.samples, `media goes on after an ICE restart: ${JSON.stringify([r1, r2])}`);
+    const after = await sup.evaluate(() => fetch('/api/media').then((r) => r.json()));
+    assert.equal(after.peers_created, before.peers_created, 'the same leg, not a new one');
+
     // The supervisor listens in silently: both sides' audio received and played, both
     // sides' video arriving. (Chromium does not yet assemble the forwarded video on a
     // monitor leg that joins mid-call: docs/media.md, "Known problems".)

@@ -149,8 +149,28 @@ export class CallMedia {
       if (!this.remoteStream.getTracks().includes(e.track)) this.remoteStream.addTrack(e.track);
       this.attachRemote(this.remoteStream);
     };
+    // After a network change the connection goes 'disconnected', then 'failed': restart
+    // ICE (new credentials, same connection); the server renegotiates the same leg and
+    // learns the new address, and the call goes on without a new queue entry.
     pc.onconnectionstatechange = () => {
+      clearTimeout(this.restartTimer);
       if (pc.connectionState === 'failed') pc.restartIce();
+      if (pc.connectionState === 'disconnected') {
+        this.restartTimer = setTimeout(() => { if (pc === this.pc && pc.connectionState === 'disconnected') pc.restartIce(); }, 3000);
+      }
+    };
+    // restartIce() (and any later change) asks for a new offer on the same connection.
+    pc.onnegotiationneeded = async () => {
+      if (pc !== this.pc || !this.iceOpen || this.makingOffer || pc.signalingState !== 'stable') return;
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription(await pc.createOffer());
+        await this.signal.request({ type: 'sdp', description: { sdp_type: 'offer', sdp: pc.localDescription.sdp } });
+      } catch (e) {
+        console.warn('renegotiation', e);
+      } finally {
+        this.makingOffer = false;
+      }
     };
     try {
       this.makingOffer = true;
