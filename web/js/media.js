@@ -1,19 +1,19 @@
 // Camera and microphone: the device check (preview + level meter) and the call screen's
 // local media and controls.
 //
-// ======================== REMOTE MEDIA HOOK ========================================
-// The SFU is a separate piece of work. CallMedia already speaks the protocol's media
-// messages (docs/protocol.md, "Media"): after `call_started` / `call_resumed` it
-// creates an RTCPeerConnection with welcome.ice_servers, adds the local tracks, and
-// sends `sdp {description: {sdp_type: "offer", sdp}}`; it trickles `ice {candidate}` and
-// `end_of_candidates`; it applies the server's `sdp` (answer, or a new offer, to which it
-// answers as the polite side, rolling back its own offer on a collision), `ice` and
-// `end_of_candidates`. Remote tracks arrive in `pc.ontrack` → attachRemote(stream),
-// which is THE place where the other side's video appears. While the server answers
-// `unavailable` (media not enabled), the peer connection is closed and the page shows
-// that the other side's video is not available yet; the call itself goes on.
-// The quality indicator uses getStats() when media flows, and the signaling round-trip
-// time before that.
+// ======================== MEDIA THROUGH THE SERVER ==================================
+// Each side holds one RTCPeerConnection with the server's SFU, never with the other
+// browser (docs/media.md; messages in docs/protocol.md, "Media"). After `call_started` /
+// `call_resumed` CallMedia creates it with welcome.ice_servers, adds the local tracks
+// (and receive-only transceivers for a missing camera or microphone), and sends
+// `sdp {description: {sdp_type: "offer", sdp}}`; it trickles `ice {candidate}` and
+// `end_of_candidates`; it applies the server's answer. Later offers on the same
+// connection (an ICE restart after a network change) renegotiate the same leg. Remote
+// tracks arrive in `pc.ontrack` → attachRemote(stream). Where the server has media
+// turned off (`unavailable`), the page says the other side's video is not available and
+// the call goes on. MonitorMedia is the supervisor's receive-only view of a call. The
+// quality indicator uses getStats() when media flows, and the signaling round-trip time
+// before that.
 // ====================================================================================
 
 /** Camera + microphone (or microphone only). Throws {kind: 'blocked' | 'missing' |
@@ -117,7 +117,7 @@ export class CallMedia {
     await this.negotiate();
   }
 
-  // ---- REMOTE MEDIA HOOK: negotiation with the server's SFU ------------------------------
+  // ---- negotiation with the server's SFU -----------------------------------------------
 
   async negotiate() {
     if (!this.media || !window.RTCPeerConnection) { this.ui.onRemote('unavailable'); return; }
