@@ -14,7 +14,7 @@ mod wire;
 mod worker;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -183,17 +183,10 @@ pub struct Sfu {
     inner: Arc<Inner>,
 }
 
+/// Dropping the last `Sfu` closes the workers' command queues: each worker then closes
+/// its peer connections, flushes and ends its thread.
 struct Inner {
     workers: Vec<WorkerHandle>,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        for w in &self.workers {
-            let _ = w.tx.try_send(Command::Shutdown);
-        }
-    }
 }
 
 impl Sfu {
@@ -201,7 +194,6 @@ impl Sfu {
     pub fn start(cfg: &MediaConfig) -> std::io::Result<Sfu> {
         let allowed = Arc::new(cfg.allowed_networks.clone());
         let mut workers = Vec::new();
-        let mut threads = Vec::new();
         for i in 0..cfg.workers.max(1) {
             let port = match cfg.base_port {
                 0 => 0,
@@ -210,16 +202,11 @@ impl Sfu {
                     .ok_or_else(|| std::io::Error::other("media ports run past 65535"))?,
             };
             let bind = SocketAddr::new(cfg.bind, port);
-            let (tx, addr, join) =
-                worker::spawn(bind, cfg.announce, i, allowed.clone(), COMMAND_QUEUE)?;
+            let (tx, addr) = worker::spawn(bind, cfg.announce, i, allowed.clone(), COMMAND_QUEUE)?;
             workers.push(WorkerHandle { tx, addr });
-            threads.push(join);
         }
         Ok(Sfu {
-            inner: Arc::new(Inner {
-                workers,
-                threads: Mutex::new(threads),
-            }),
+            inner: Arc::new(Inner { workers }),
         })
     }
 
@@ -300,17 +287,5 @@ impl Sfu {
             }
         }
         total
-    }
-
-    /// Closes every peer connection and stops the workers' threads.
-    pub fn shutdown(&self) {
-        for w in &self.inner.workers {
-            let _ = w.tx.try_send(Command::Shutdown);
-        }
-        let threads =
-            std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        for t in threads {
-            let _ = t.join();
-        }
     }
 }

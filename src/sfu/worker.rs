@@ -82,7 +82,6 @@ pub enum Command {
     Stats {
         reply: oneshot::Sender<WorkerStats>,
     },
-    Shutdown,
 }
 
 /// Binds the worker's socket (large buffers: one socket carries every call of the worker,
@@ -94,11 +93,7 @@ pub fn spawn(
     index: usize,
     allowed: Arc<Vec<Cidr>>,
     commands: usize,
-) -> std::io::Result<(
-    mpsc::Sender<Command>,
-    SocketAddr,
-    std::thread::JoinHandle<()>,
-)> {
+) -> std::io::Result<(mpsc::Sender<Command>, SocketAddr)> {
     let sock = socket2::Socket::new(
         socket2::Domain::for_address(bind),
         socket2::Type::DGRAM,
@@ -118,7 +113,7 @@ pub fn spawn(
         candidate_addr,
         allowed,
     };
-    let join = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("media-{index}"))
         .spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
@@ -138,7 +133,7 @@ pub fn spawn(
                 }
             });
         })?;
-    Ok((tx, local, join))
+    Ok((tx, local))
 }
 
 struct InTrack {
@@ -255,7 +250,8 @@ impl Worker {
             tokio::select! {
                 biased;
                 cmd = rx.recv() => match cmd {
-                    None | Some(Command::Shutdown) => break,
+                    // Every handle is gone: the server is stopping.
+                    None => break,
                     Some(cmd) => self.command(cmd),
                 },
                 r = self.socket.recv_from(&mut buf) => {
@@ -315,7 +311,6 @@ impl Worker {
                 s.cpu_ns = thread_cpu_ns();
                 let _ = reply.send(s);
             }
-            Command::Shutdown => {}
         }
     }
 
