@@ -5,7 +5,7 @@
 //! tell whether a packet came from the right call.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -98,8 +98,37 @@ pub fn make_payload(origin: Origin, seq: u64, sent_us: u64, len: usize) -> Bytes
     b.freeze()
 }
 
-/// Checks a payload made by [`make_payload`]: (origin, sequence, send time).
+/// Video goes out as VP8 would: each payload starts with a one-byte VP8 payload
+/// descriptor (S set on a frame's first packet, partition 0) and a byte standing for the
+/// VP8 payload header (P clear on a keyframe), so the SFU sees frames and keyframes as it
+/// does from a browser.
+pub const VP8_PREFIX: usize = 2;
+
+/// A video payload of `len` bytes: [`VP8_PREFIX`], then [`make_payload`].
+pub fn make_video_payload(
+    origin: Origin,
+    seq: u64,
+    sent_us: u64,
+    len: usize,
+    frame_start: bool,
+    keyframe: bool,
+) -> Bytes {
+    let descriptor = if frame_start { 0x10 } else { 0x00 };
+    let header = if frame_start && keyframe { 0x00 } else { 0x01 };
+    let inner = make_payload(origin, seq, sent_us, len.saturating_sub(VP8_PREFIX));
+    let mut b = BytesMut::with_capacity(VP8_PREFIX + inner.len());
+    b.extend_from_slice(&[descriptor, header]);
+    b.extend_from_slice(&inner);
+    b.freeze()
+}
+
+/// Checks a payload made by [`make_payload`] or [`make_video_payload`]: (origin, sequence,
+/// send time).
 pub fn read_payload(b: &[u8]) -> Option<(Origin, u64, u64)> {
+    read_plain_payload(b).or_else(|| read_plain_payload(b.get(VP8_PREFIX..)?))
+}
+
+fn read_plain_payload(b: &[u8]) -> Option<(Origin, u64, u64)> {
     let n = b.len();
     if n < HEADER + TRAILER || b[0..4] != MAGIC {
         return None;
@@ -130,6 +159,9 @@ pub struct Received {
     pub first_seq: Option<u64>,
     pub highest_seq: u64,
     pub first_at: Option<Instant>,
+    /// Video: the first packet that arrived began a keyframe (what the SFU guarantees a
+    /// receiver that joins a stream already running).
+    pub first_keyframe: bool,
     /// One-way delays (µs) on the shared loopback clock.
     pub delays_us: Vec<u32>,
     /// Jitter (RFC 3550 style, µs) of the one-way delay.
@@ -149,6 +181,9 @@ struct Shared {
     sent_audio: AtomicU64,
     sent_video: AtomicU64,
     keyframe_requests: AtomicU64,
+    /// The next video frame is a keyframe (at the start, and after a request).
+    keyframe_wanted: AtomicBool,
+    keyframes_sent: AtomicU64,
     /// The received tracks with their SSRCs, to address keyframe requests.
     remote: Mutex<Vec<RemoteTrack>>,
 }
@@ -171,6 +206,7 @@ impl Shared {
                 r.first_seq = Some(seq);
                 r.highest_seq = seq;
                 r.first_at = Some(Instant::now());
+                r.first_keyframe = origin.video && codec::vp8_keyframe_start(&pkt.payload);
                 self.remote.lock().unwrap_or_else(|p| p.into_inner()).push((
                     origin,
                     track.clone(),
@@ -259,6 +295,8 @@ pub struct ClientReport {
     pub corrupt: u64,
     pub foreign: u64,
     pub keyframe_requests: u64,
+    /// Keyframes this publisher sent (the first, and one per request).
+    pub keyframes_sent: u64,
 }
 
 fn local_track(publisher: Publisher, kind: RtpCodecKind, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
@@ -290,6 +328,7 @@ impl MediaClient {
     pub async fn new(role: Role, call: u32) -> Result<MediaClient> {
         let shared = Arc::new(Shared {
             call,
+            keyframe_wanted: AtomicBool::new(true),
             ..Default::default()
         });
         let (gathered_tx, gathered) = mpsc::channel(1);
@@ -418,6 +457,7 @@ impl MediaClient {
                 });
                 if asks {
                     shared.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+                    shared.keyframe_wanted.store(true, Ordering::Relaxed);
                 }
             }
         });
@@ -469,6 +509,10 @@ impl MediaClient {
                 let n = (budget / VIDEO_PAYLOAD as f64).floor() as usize;
                 budget -= (n * VIDEO_PAYLOAD) as f64;
                 let ts = v_ts0.wrapping_add((us * 90 / 1000) as u32);
+                let keyframe = n > 0 && shared.keyframe_wanted.swap(false, Ordering::Relaxed);
+                if keyframe {
+                    shared.keyframes_sent.fetch_add(1, Ordering::Relaxed);
+                }
                 for i in 0..n {
                     let pkt = rtp::Packet {
                         header: rtp::header::Header {
@@ -480,7 +524,14 @@ impl MediaClient {
                             marker: i + 1 == n,
                             ..Default::default()
                         },
-                        payload: make_payload(ov, v_seq, now_us(), VIDEO_PAYLOAD),
+                        payload: make_video_payload(
+                            ov,
+                            v_seq,
+                            now_us(),
+                            VIDEO_PAYLOAD,
+                            i == 0,
+                            keyframe,
+                        ),
                     };
                     if video.write_rtp_with_extensions(pkt, &[]).await.is_ok() {
                         shared.sent_video.fetch_add(1, Ordering::Relaxed);
@@ -552,6 +603,7 @@ impl MediaClient {
             corrupt: self.shared.corrupt.load(Ordering::Relaxed),
             foreign: self.shared.foreign.load(Ordering::Relaxed),
             keyframe_requests: self.shared.keyframe_requests.load(Ordering::Relaxed),
+            keyframes_sent: self.shared.keyframes_sent.load(Ordering::Relaxed),
         }
     }
 

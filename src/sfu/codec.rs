@@ -61,13 +61,9 @@ pub const EXT_VIDEO_ORIENTATION: &str = "urn:3gpp:video-orientation";
 
 /// Header extensions forwarded end to end (ids remapped per leg). Everything else
 /// (transport-cc, abs-send-time, mid, rid, ...) belongs to one hop and is dropped. Video
-/// orientation matters: phones send which way is up only in this extension.
-///
-/// The audio level is negotiated but not forwarded: Chromium 156 stopped counting
-/// forwarded Opus packets that carried it (one packet received, then none), while the
-/// same packets without it play. A 1:1 hearing needs no active-speaker detection, so it
-/// stays out until the cause is found (docs/media.md).
-pub const FORWARDED_EXTENSIONS: &[&str] = &[EXT_VIDEO_ORIENTATION];
+/// orientation matters: phones send which way is up only in this extension. The audio
+/// level lets a receiver show who speaks.
+pub const FORWARDED_EXTENSIONS: &[&str] = &[EXT_VIDEO_ORIENTATION, EXT_AUDIO_LEVEL];
 
 /// Opus/111 and VP8/96 with the forwarded header extensions.
 pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
@@ -163,4 +159,64 @@ impl Interceptor for DeliverKeyframeRequests {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+/// Whether a VP8 RTP payload (RFC 7741) is the first packet of a keyframe: the payload
+/// descriptor's S bit set with partition index 0, and the VP8 payload header's P bit clear.
+pub fn vp8_keyframe_start(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else {
+        return false;
+    };
+    let start_of_partition = first & 0x10 != 0;
+    let partition = first & 0x07;
+    if !start_of_partition || partition != 0 {
+        return false;
+    }
+    let mut at = 1;
+    if first & 0x80 != 0 {
+        // X: an extension byte says which optional fields follow.
+        let Some(&x) = payload.get(at) else {
+            return false;
+        };
+        at += 1;
+        if x & 0x80 != 0 {
+            // I: picture id, one byte or two when its M bit is set.
+            let Some(&pid) = payload.get(at) else {
+                return false;
+            };
+            at += if pid & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            at += 1; // L: TL0PICIDX
+        }
+        if x & 0x30 != 0 {
+            at += 1; // T or K: TID/Y/KEYIDX
+        }
+    }
+    payload.get(at).is_some_and(|&header| header & 0x01 == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vp8_keyframe_start;
+
+    #[test]
+    fn finds_the_start_of_a_vp8_keyframe() {
+        // Minimal descriptor (S=1, PID=0), keyframe header (P=0).
+        assert!(vp8_keyframe_start(&[0x10, 0x50, 0x01]));
+        // The same with a delta frame header (P=1).
+        assert!(!vp8_keyframe_start(&[0x10, 0x51]));
+        // Not the start of the partition, or not partition 0.
+        assert!(!vp8_keyframe_start(&[0x00, 0x50]));
+        assert!(!vp8_keyframe_start(&[0x11, 0x50]));
+        // Chromium's usual descriptor: X, I with a 15-bit picture id, then a keyframe.
+        assert!(vp8_keyframe_start(&[0x90, 0x80, 0x81, 0x23, 0x9c]));
+        assert!(!vp8_keyframe_start(&[0x90, 0x80, 0x81, 0x23, 0x9d]));
+        // X with I (7-bit id), L and T/K: four descriptor bytes before the header.
+        assert!(vp8_keyframe_start(&[0x90, 0xf0, 0x05, 0x07, 0x20, 0x00]));
+        // Truncated payloads are never a keyframe start.
+        for cut in [&[][..], &[0x90], &[0x90, 0x80], &[0x90, 0x80, 0x81, 0x23]] {
+            assert!(!vp8_keyframe_start(cut));
+        }
+    }
 }

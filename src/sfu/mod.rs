@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod codec;
+mod rewrite;
 mod wire;
 mod worker;
 
@@ -117,6 +118,8 @@ pub struct WorkerStats {
     pub rtp_out: u64,
     pub rtcp_in: u64,
     pub rtp_before_call: u64,
+    /// Video not forwarded to a receiver that is still waiting for a keyframe.
+    pub rtp_held_for_keyframe: u64,
     pub rtp_unknown_track: u64,
     pub rtp_write_errors: u64,
     /// Forwarded packets whose header extensions the leg refused (sent without them).
@@ -154,6 +157,7 @@ impl WorkerStats {
             rtp_out,
             rtcp_in,
             rtp_before_call,
+            rtp_held_for_keyframe,
             rtp_unknown_track,
             rtp_write_errors,
             extensions_refused,

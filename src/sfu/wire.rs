@@ -53,6 +53,34 @@ pub fn sdp_session_id(sdp: &str) -> Option<&str> {
     origin.split_whitespace().nth(1)
 }
 
+/// Each media section's `a=mid` with the direction it declares (`sendrecv` when none is
+/// written, as RFC 3264 says), in order.
+pub fn sdp_directions(sdp: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut section: Option<(Option<String>, String)> = None;
+    let mut finish = |section: &mut Option<(Option<String>, String)>| {
+        if let Some((Some(mid), dir)) = section.take() {
+            out.push((mid, dir));
+        }
+    };
+    for line in sdp.lines().map(str::trim) {
+        if line.starts_with("m=") {
+            finish(&mut section);
+            section = Some((None, "sendrecv".to_owned()));
+        } else if let Some((mid, dir)) = section.as_mut() {
+            if let Some(m) = line.strip_prefix("a=mid:") {
+                *mid = Some(m.trim().to_owned());
+            } else if let Some(d) = line.strip_prefix("a=") {
+                if matches!(d, "sendrecv" | "sendonly" | "recvonly" | "inactive") {
+                    *dir = d.to_owned();
+                }
+            }
+        }
+    }
+    finish(&mut section);
+    out
+}
+
 /// The connection address of an `a=candidate:` line or a bare `candidate:` attribute.
 pub fn candidate_ip(candidate: &str) -> Option<&str> {
     let c = candidate.trim();
@@ -85,6 +113,21 @@ pub fn filter_candidates(sdp: &str, keep: impl Fn(std::net::IpAddr) -> bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_each_sections_mid_and_direction() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\na=sendonly\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendrecv\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=inactive\r\na=mid:1\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:v2\r\n\
+                   m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
+        let dirs = sdp_directions(sdp);
+        let want = [("0", "sendrecv"), ("1", "inactive"), ("v2", "sendrecv")];
+        assert_eq!(dirs.len(), want.len(), "{dirs:?}");
+        for ((mid, dir), (wm, wd)) in dirs.iter().zip(want) {
+            assert_eq!((mid.as_str(), dir.as_str()), (wm, wd));
+        }
+    }
 
     fn binding_request(username: &[u8]) -> Vec<u8> {
         let padded = (username.len() + 3) & !3;

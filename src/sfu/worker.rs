@@ -31,6 +31,7 @@ use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -38,7 +39,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{codec, wire, Leg, MediaError, Publisher, WorkerStats};
+use super::{codec, rewrite, wire, Leg, MediaError, Publisher, WorkerStats};
 use crate::config::Cidr;
 
 /// Keyframe requests to one publisher's track are at most this frequent.
@@ -156,6 +157,13 @@ struct Slot {
     pt: Option<u8>,
     /// `FORWARDED_EXTENSIONS` index → id on this leg (0: not negotiated).
     ext_out: Vec<u8>,
+    /// Video only: nothing has been forwarded to this slot yet, and nothing will be until
+    /// a keyframe begins. A receiver's first video packet must start a keyframe: Chromium
+    /// never assembles a frame on a stream it joined in the middle of a delta frame.
+    awaiting_keyframe: bool,
+    /// The leg's last negotiation lets the server send on this track (a browser in
+    /// audio-only mode makes its video inactive).
+    sending: bool,
 }
 
 struct Peer {
@@ -360,7 +368,7 @@ impl Worker {
     ) -> Result<String, MediaError> {
         let now = Instant::now();
         let mut pc = build_pc(now)?;
-        let offer = RTCSessionDescription::offer(sdp).map_err(bad_sdp)?;
+        let offer = RTCSessionDescription::offer(sdp.clone()).map_err(bad_sdp)?;
         pc.set_remote_description(now, offer).map_err(bad_sdp)?;
         let mut slots = Vec::new();
         for source in leg.receives() {
@@ -368,6 +376,7 @@ impl Worker {
                 slots.push(add_slot(&mut pc, call, *source, kind)?);
             }
         }
+        match_offer_directions(&mut pc, &sdp, leg);
         let host = CandidateHostConfig {
             base_config: CandidateConfig {
                 network: "udp".to_owned(),
@@ -387,6 +396,7 @@ impl Worker {
             .map_err(internal)?;
         let answer = pc.create_answer(None).map_err(bad_sdp)?;
         pc.set_local_description(now, answer).map_err(bad_sdp)?;
+        refresh_sending(&mut pc, &mut slots);
         let answer = pc
             .local_description()
             .ok_or_else(|| MediaError::Internal("no local description".into()))?;
@@ -445,10 +455,14 @@ impl Worker {
         let Some(p) = self.peers[idx].as_mut() else {
             return Err(MediaError::Internal("peer vanished".into()));
         };
+        let directions = sdp.clone();
         let offer = RTCSessionDescription::offer(sdp).map_err(bad_sdp)?;
         p.pc.set_remote_description(now, offer).map_err(bad_sdp)?;
+        match_offer_directions(&mut p.pc, &directions, p.leg);
         let answer = p.pc.create_answer(None).map_err(bad_sdp)?;
         p.pc.set_local_description(now, answer).map_err(bad_sdp)?;
+        let resumed = refresh_sending(&mut p.pc, &mut p.slots);
+        let (call, publisher) = (p.call, p.leg.publisher());
         let answer =
             p.pc.local_description()
                 .ok_or_else(|| MediaError::Internal("no local description".into()))?;
@@ -469,6 +483,10 @@ impl Worker {
         self.stats.renegotiations += 1;
         self.touched.insert(idx);
         self.inputs.insert(idx);
+        // Video that starts again (on this leg, or from it) starts with a keyframe.
+        for source in resumed.into_iter().chain(publisher) {
+            self.request_keyframe(call, source, now, true);
+        }
         Ok(answer.sdp)
     }
 
@@ -768,25 +786,14 @@ impl Worker {
         }
         let kind = t.kind;
         // End-to-end extensions only, as (FORWARDED_EXTENSIONS index, payload).
-        let kept: Vec<(usize, bytes::Bytes)> = if pkt.header.extension {
-            std::mem::take(&mut pkt.header.extensions)
-                .into_iter()
-                .filter_map(|e| {
-                    let i = t.ext_in.iter().find(|(id, _)| *id == e.id)?.1;
-                    Some((i, e.payload))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        pkt.header.extension = false;
-        pkt.header.extension_profile = 0;
-        pkt.header.extensions.clear();
+        let kept = rewrite::strip_extensions(&mut pkt, &t.ext_in);
         let members = match self.calls.get(&call) {
             Some(c) => c.members.clone(),
             None => return,
         };
         let linked_at = self.calls.get(&call).and_then(|c| c.linked_at);
+        let keyframe_start = kind == RtpCodecKind::Video && codec::vp8_keyframe_start(&pkt.payload);
+        let mut wants_keyframe = false;
         for sub in members {
             if sub == from {
                 continue;
@@ -804,6 +811,17 @@ impl Worker {
             else {
                 continue;
             };
+            if !slot.sending {
+                continue;
+            }
+            if slot.awaiting_keyframe {
+                if !keyframe_start {
+                    self.stats.rtp_held_for_keyframe += 1;
+                    wants_keyframe = true;
+                    continue;
+                }
+                slot.awaiting_keyframe = false;
+            }
             let Some(mut sender) = s.pc.rtp_sender(slot.sender_id) else {
                 continue;
             };
@@ -830,27 +848,7 @@ impl Worker {
                     pt
                 }
             };
-            let mut out = pkt.clone();
-            out.header.ssrc = slot.ssrc;
-            out.header.payload_type = pt;
-            for (i, payload) in &kept {
-                let id = slot.ext_out.get(*i).copied().unwrap_or(0);
-                if id != 0 {
-                    out.header.extensions.push(rtp::header::Extension {
-                        id,
-                        payload: payload.clone(),
-                    });
-                }
-            }
-            if !out.header.extensions.is_empty() {
-                out.header.extension = true;
-                let one_byte = out
-                    .header
-                    .extensions
-                    .iter()
-                    .all(|e| (1..=14).contains(&e.id) && e.payload.len() <= 16);
-                out.header.extension_profile = if one_byte { 0xBEDE } else { 0x1000 };
-            }
+            let out = rewrite::for_leg(&pkt, slot.ssrc, pt, &kept, &slot.ext_out);
             let had_ext = !out.header.extensions.is_empty();
             let mut result = sender.write_rtp(now, out.clone());
             if result.is_err() && had_ext {
@@ -859,10 +857,7 @@ impl Worker {
                 // them on this leg.
                 self.stats.extensions_refused += 1;
                 slot.ext_out.iter_mut().for_each(|id| *id = 0);
-                out.header.extension = false;
-                out.header.extension_profile = 0;
-                out.header.extensions.clear();
-                result = sender.write_rtp(now, out);
+                result = sender.write_rtp(now, rewrite::without_extensions(out));
             }
             match result {
                 Ok(()) => {
@@ -882,6 +877,10 @@ impl Worker {
                 Err(_) => self.stats.rtp_write_errors += 1,
             }
             self.touched.insert(sub);
+        }
+        if wants_keyframe {
+            // Repeats a keyframe request that was lost, no more often than the throttle.
+            self.request_keyframe(call, source, now, false);
         }
     }
 
@@ -1000,6 +999,11 @@ impl Worker {
                 p.rtp_write_errors,
             ),
             (
+                "sunwai_media_held_for_keyframe_total",
+                s.rtp_held_for_keyframe,
+                p.rtp_held_for_keyframe,
+            ),
+            (
                 "sunwai_media_keyframe_requests_total",
                 s.keyframe_requests_out,
                 p.keyframe_requests_out,
@@ -1085,7 +1089,60 @@ fn add_slot(
         ssrc,
         pt: None,
         ext_out: Vec::new(),
+        awaiting_keyframe: kind == RtpCodecKind::Video,
+        sending: true,
     })
+}
+
+/// rtc 0.21 answers each media section with its transceiver's own direction, whatever the
+/// offer said; RFC 3264 wants the offer's direction reversed, limited to what this leg
+/// does (a monitor only receives from the server's point of view: it never publishes).
+fn match_offer_directions(pc: &mut RTCPeerConnection, offer: &str, leg: Leg) {
+    use RTCRtpTransceiverDirection as D;
+    let offered = wire::sdp_directions(offer);
+    let ids: Vec<_> = pc.get_transceivers().collect();
+    for id in ids {
+        let Some(mut t) = pc.rtp_transceiver(id) else {
+            continue;
+        };
+        let Some(mid) = t.mid().clone() else {
+            continue;
+        };
+        let Some((_, dir)) = offered.iter().find(|(m, _)| *m == mid) else {
+            continue;
+        };
+        let theirs = D::from(dir.as_str());
+        let (send, recv) = (
+            theirs.has_recv(),
+            theirs.has_send() && leg.publisher().is_some(),
+        );
+        let ours = match (send, recv) {
+            (true, true) => D::Sendrecv,
+            (true, false) => D::Sendonly,
+            (false, true) => D::Recvonly,
+            (false, false) => D::Inactive,
+        };
+        if t.direction() != ours {
+            t.set_direction(ours);
+        }
+    }
+}
+
+/// Updates each slot's `sending` from its transceiver after a negotiation; returns the
+/// publishers whose video this leg receives again (it needs a keyframe).
+fn refresh_sending(pc: &mut RTCPeerConnection, slots: &mut [Slot]) -> Vec<Publisher> {
+    let mut resumed = Vec::new();
+    for slot in slots {
+        let sending = pc
+            .rtp_transceiver(slot.sender_id.into())
+            .is_some_and(|t| t.direction().has_send());
+        if sending && !slot.sending && slot.kind == RtpCodecKind::Video {
+            slot.awaiting_keyframe = true;
+            resumed.push(slot.source);
+        }
+        slot.sending = sending;
+    }
+    resumed
 }
 
 fn bad_sdp(e: impl std::fmt::Display) -> MediaError {

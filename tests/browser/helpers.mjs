@@ -54,6 +54,7 @@ export async function newPage(browser, name, viewport = PHONE, base = BASE) {
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) page.problems.push(`CSP: ${m.text()}`);
   });
+  page.sunwaiName = name;
   open.push({ name, page });
   return page;
 }

@@ -158,6 +158,14 @@ async fn a_call_carries_media_both_ways_and_a_supervisor_listens_in_silently() {
             .all(|p| got(r, tag, *p, false) > 10 && got(r, tag, *p, true) > 20)
     })
     .await;
+    // It joined a call already running: its video from each side began with a keyframe.
+    let m = m_media.report();
+    for p in [Publisher::Citizen, Publisher::Officer] {
+        assert!(
+            m.received[&Origin::new(tag, p, true)].first_keyframe,
+            "{p:?} video at the monitor starts with a keyframe"
+        );
+    }
     let v = media_json(&app, &bearer).await;
     assert_eq!(v["peers"], 3, "{v}");
     sup.request_ok(|id| ClientMsg::StopMonitor { id, entry })

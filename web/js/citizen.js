@@ -252,6 +252,7 @@ function wireSignal() {
       if (S.lastPosition != null) announce(t('citizen.waiting.announce', { n: m.position }));
       S.lastPosition = m.position;
     }
+    connectEarly(m.position);
   });
   signal.on('you_are_next', () => {
     S.next = true;
@@ -285,6 +286,7 @@ function wireSignal() {
     go('s-end');
   });
   signal.on('carried_over', (m) => {
+    endCallMedia();
     S.carried = { reference: m.reference, next_opens_at: m.next_opens_at, reason: m.reason };
     go('s-carried');
     scheduleNextWindow(m.next_opens_at);
@@ -348,13 +350,7 @@ function scheduleNextWindow(iso) {
 
 // ---- call -----------------------------------------------------------------------------------
 
-function startCall(m) {
-  S.call = { reference: m.reference, peer: m.peer_name, remote: 'waiting' };
-  S.next = false;
-  S.requeued = false;
-  stopFlash();
-  stopPreview();
-  go('s-call');
+function callMedia() {
   if (!media) {
     media = new CallMedia(signal, {
       local: $('#self'),
@@ -363,7 +359,26 @@ function startCall(m) {
       onRemote: (state) => { if (S.call) { S.call.remote = state; render(); } },
     });
   }
-  media.start();
+  return media;
+}
+
+/** Instant connect: near the front of the queue (the server says how near), the call's
+ *  connection with the server is set up while the citizen still waits, so that sound and
+ *  picture start the moment an officer accepts. The server forwards nothing before that. */
+function connectEarly(position) {
+  const n = signal.welcome && signal.welcome.instant_connect_position;
+  if (!n || position > n || S.call || (media && media.active)) return;
+  callMedia().start();
+}
+
+function startCall(m) {
+  S.call = { reference: m.reference, peer: m.peer_name, remote: 'waiting' };
+  S.next = false;
+  S.requeued = false;
+  stopFlash();
+  stopPreview();
+  go('s-call');
+  callMedia().start();
 }
 
 function endCallMedia() {

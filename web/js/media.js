@@ -95,10 +95,16 @@ export class CallMedia {
     on('status', (s) => { if (s !== 'online') this.ui.onQuality('lost'); });
   }
 
-  /** Starts the local camera (self view) and, where the server has media, negotiation. */
+  /** Starts the local camera (self view) and, where the server has media, negotiation.
+   *  A connection already made while waiting (instant connect) is kept: the server starts
+   *  forwarding to it the moment the officer accepts. */
   async start() {
     this.active = true;
     this.ui.onQuality(qualityFromRtt(this.signal.rtt));
+    if (this.pc && this.pc.connectionState !== 'failed' && this.pc.connectionState !== 'closed') {
+      this.ui.onRemote(this.remoteStream && this.remoteStream.getTracks().length ? 'connected' : 'waiting');
+      return;
+    }
     this.ui.onRemote('waiting');
     if (!this.stream) {
       try {
@@ -252,24 +258,33 @@ export class CallMedia {
   setMuted(b) { this.muted = b; this.#applyTrackState(); }
   setCameraOff(b) { this.cameraOff = b; this.#applyTrackState(); }
 
-  /** Audio only: the camera is released (saves data on a weak network) and the video the
-   *  other side sends is no longer shown. */
+  /** Audio only: the camera is released and the video transceiver made inactive, so
+   *  that video flows in neither direction (what a weak network needs); the connection
+   *  renegotiates with the server. Back to video: the camera again, the transceiver
+   *  sending and receiving, and the server starts the other side's video at a keyframe. */
   async setAudioOnly(b) {
     this.audioOnly = b;
-    if (!this.stream) return;
+    const video = this.pc && this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video');
     if (b) {
-      for (const tr of this.stream.getVideoTracks()) { tr.stop(); this.stream.removeTrack(tr); if (this.pc) for (const s of this.pc.getSenders()) if (s.track === tr) s.replaceTrack(null); }
+      if (this.stream) for (const tr of this.stream.getVideoTracks()) { tr.stop(); this.stream.removeTrack(tr); }
+      if (video) { await video.sender.replaceTrack(null); video.direction = 'inactive'; }
       this.ui.local.srcObject = null;
     } else {
+      let tr = null;
       try {
         const v = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15 } } });
-        const tr = v.getVideoTracks()[0];
-        this.stream.addTrack(tr);
-        if (this.pc) for (const s of this.pc.getSenders()) if (!s.track || s.track.kind === 'video') { s.replaceTrack(tr); break; }
+        tr = v.getVideoTracks()[0];
+      } catch { /* no camera: receive video only */ }
+      if (tr && this.stream) this.stream.addTrack(tr);
+      if (video) {
+        if (tr) await video.sender.replaceTrack(tr);
+        video.direction = tr ? 'sendrecv' : 'recvonly';
+      }
+      if (this.stream) {
         this.ui.local.srcObject = this.stream;
         this.ui.local.play().catch(() => {});
-        this.#applyTrackState();
-      } catch { this.audioOnly = true; }
+      }
+      this.#applyTrackState();
     }
     this.ui.remote.hidden = b;
   }

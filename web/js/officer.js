@@ -73,10 +73,15 @@ signal.on('offer', (m) => {
   announce(t('officer.offer_announce', { name: m.intake.name }));
   clearInterval(offerTimer);
   offerTimer = setInterval(renderOfferClock, 1000);
+  // Instant connect: the call's connection with the server is set up while the offer
+  // rings, so that sound and picture start the moment the officer accepts. The server
+  // forwards nothing before that.
+  callMedia().start();
 });
 signal.on('offer_withdrawn', (m) => {
   if (S.offer && S.offer.entry === m.entry) {
     clearOffer();
+    if (media && !S.call) media.stop();
     const key = has(`officer.withdrawn_${m.reason}`) ? `officer.withdrawn_${m.reason}` : 'officer.withdrawn';
     S.note = key;
     render();
@@ -126,6 +131,10 @@ function startCall(m) {
   S.call = { entry: m.entry, reference: m.reference, peer: m.peer_name, intake, remote: 'waiting' };
   openOutcome({ entry: m.entry, reference: m.reference, intake });
   render();
+  callMedia().start();
+}
+
+function callMedia() {
   if (!media) {
     media = new CallMedia(signal, {
       local: $('#self'), remote: $('#remote'),
@@ -133,7 +142,7 @@ function startCall(m) {
       onRemote: (state) => { if (S.call) { S.call.remote = state; renderCall(); } },
     });
   }
-  media.start();
+  return media;
 }
 
 function endCall(by) {
@@ -312,6 +321,7 @@ $('#decline').addEventListener('click', async () => {
   if (!S.offer) return;
   const entry = S.offer.entry;
   clearOffer();
+  if (media && !S.call) media.stop();
   await act({ type: 'decline', entry });
 });
 $('#end-call').addEventListener('click', async () => {

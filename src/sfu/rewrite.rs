@@ -1,0 +1,125 @@
+//! What the worker changes in a packet it forwards: the publisher's hop-by-hop header
+//! extensions come off, and each receiving leg gets the packet with its own SSRC, payload
+//! type and ids for the extensions that travel end to end (`codec::FORWARDED_EXTENSIONS`).
+//! Sequence numbers and timestamps pass unchanged. Pure: no I/O, no clock.
+
+use bytes::Bytes;
+use rtc::rtp;
+
+/// The end-to-end extensions a packet carries, as (`FORWARDED_EXTENSIONS` index, payload),
+/// and the packet left without any. `ext_in` maps this leg's negotiated ids to indexes.
+pub fn strip_extensions(pkt: &mut rtp::Packet, ext_in: &[(u8, usize)]) -> Vec<(usize, Bytes)> {
+    let kept = if pkt.header.extension {
+        std::mem::take(&mut pkt.header.extensions)
+            .into_iter()
+            .filter_map(|e| {
+                let i = ext_in.iter().find(|(id, _)| *id == e.id)?.1;
+                Some((i, e.payload))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    pkt.header.extension = false;
+    pkt.header.extension_profile = 0;
+    pkt.header.extensions.clear();
+    // The parsed header remembers how many padding bytes followed its own extensions, and
+    // rtc-rtp 0.21.1 adds them to the marshalled size without writing them: kept, they
+    // corrupt every forwarded packet whose new extension block is shorter (in Chromium's
+    // video, the last packet of each keyframe, which carries the orientation).
+    pkt.header.extensions_padding = 0;
+    kept
+}
+
+/// `pkt` (already stripped) as one receiving leg gets it. `ext_out` maps
+/// `FORWARDED_EXTENSIONS` indexes to this leg's ids (0: not negotiated, left out).
+pub fn for_leg(
+    pkt: &rtp::Packet,
+    ssrc: u32,
+    payload_type: u8,
+    kept: &[(usize, Bytes)],
+    ext_out: &[u8],
+) -> rtp::Packet {
+    let mut out = pkt.clone();
+    out.header.ssrc = ssrc;
+    out.header.payload_type = payload_type;
+    for (i, payload) in kept {
+        let id = ext_out.get(*i).copied().unwrap_or(0);
+        if id != 0 {
+            out.header.extensions.push(rtp::header::Extension {
+                id,
+                payload: payload.clone(),
+            });
+        }
+    }
+    if !out.header.extensions.is_empty() {
+        out.header.extension = true;
+        let one_byte = out
+            .header
+            .extensions
+            .iter()
+            .all(|e| (1..=14).contains(&e.id) && (1..=16).contains(&e.payload.len()));
+        out.header.extension_profile = if one_byte { 0xBEDE } else { 0x1000 };
+    }
+    out
+}
+
+/// `pkt` without any extension (when a leg refuses the ids it was given).
+pub fn without_extensions(mut pkt: rtp::Packet) -> rtp::Packet {
+    pkt.header.extension = false;
+    pkt.header.extension_profile = 0;
+    pkt.header.extensions.clear();
+    pkt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::shared::marshal::{Marshal, Unmarshal};
+
+    /// A VP8 packet as Chromium sends the last packet of a keyframe: transport-cc,
+    /// abs-send-time and the orientation in a one-byte extension block that needed
+    /// padding to a whole word.
+    fn from_chromium() -> rtp::Packet {
+        let mut raw = vec![
+            0x90, 0xe0, 0x12, 0x34, 0, 0, 0x10, 0, 0xaa, 0xbb, 0xcc, 0xdd,
+        ];
+        // BEDE, 3 words: id 3 (2 bytes), id 2 (3 bytes), id 13 (1 byte), 3 bytes padding.
+        raw.extend_from_slice(&[0xbe, 0xde, 0x00, 0x03]);
+        raw.extend_from_slice(&[0x31, 0x00, 0x07, 0x22, 0x01, 0x02, 0x03, 0xd0, 0x01]);
+        raw.extend_from_slice(&[0, 0, 0]);
+        raw.extend_from_slice(b"the end of a keyframe");
+        let pkt = rtp::Packet::unmarshal(&mut raw.as_slice()).expect("a valid packet");
+        assert_eq!(
+            pkt.header.extensions_padding, 3,
+            "the case that broke forwarding"
+        );
+        pkt
+    }
+
+    #[test]
+    fn a_forwarded_packet_reads_back_whole_with_its_new_extension_ids() {
+        let mut pkt = from_chromium();
+        // This leg negotiated the orientation as id 13, the index 0 of FORWARDED_EXTENSIONS.
+        let kept = strip_extensions(&mut pkt, &[(13, 0)]);
+        assert_eq!(kept, vec![(0, Bytes::from_static(&[0x01]))]);
+        for ext_out in [&[4u8][..], &[0u8][..], &[]] {
+            let out = for_leg(&pkt, 0x1122_3344, 100, &kept, ext_out);
+            let wire = out.marshal().expect("marshals");
+            let back = rtp::Packet::unmarshal(&mut &wire[..]).expect("reads back");
+            assert_eq!(&back.payload[..], b"the end of a keyframe", "{ext_out:?}");
+            assert_eq!(back.header.ssrc, 0x1122_3344);
+            assert_eq!(back.header.payload_type, 100);
+            assert_eq!(back.header.sequence_number, 0x1234);
+            assert!(back.header.marker);
+            let ids: Vec<u8> = back.header.extensions.iter().map(|e| e.id).collect();
+            let want: Vec<u8> = ext_out.iter().copied().filter(|id| *id != 0).collect();
+            assert_eq!(ids, want);
+        }
+        let bare = without_extensions(for_leg(&pkt, 1, 96, &kept, &[4]));
+        let wire = bare.marshal().expect("marshals");
+        let back = rtp::Packet::unmarshal(&mut &wire[..]).expect("reads back");
+        assert_eq!(&back.payload[..], b"the end of a keyframe");
+        assert!(!back.header.extension);
+    }
+}
