@@ -1,7 +1,8 @@
 //! What the worker changes in a packet it forwards: the publisher's hop-by-hop header
 //! extensions come off, and each receiving leg gets the packet with its own SSRC, payload
 //! type and ids for the extensions that travel end to end (`codec::FORWARDED_EXTENSIONS`).
-//! Sequence numbers and timestamps pass unchanged. Pure: no I/O, no clock.
+//! Sequence numbers are shifted per leg so that each leg's stream has no gap where
+//! nothing was sent to it ([`SeqMap`]); timestamps pass unchanged. Pure: no I/O, no clock.
 
 use bytes::Bytes;
 use rtc::rtp;
@@ -64,6 +65,40 @@ pub fn for_leg(
     out
 }
 
+/// One receiving leg's sequence numbers for one track: the publisher's plus an offset
+/// that is re-based after a pause, so the receiver never counts packets it was not sent
+/// (before its keyframe, while its video was off) as lost.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SeqMap {
+    offset: u16,
+    /// The highest number sent on this leg so far.
+    last: Option<u16>,
+    paused: bool,
+}
+
+impl SeqMap {
+    /// The next packet starts after the last one sent, whatever its own number.
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// This leg's number for the publisher's `seq`.
+    pub fn map(&mut self, seq: u16) -> u16 {
+        if self.paused {
+            self.paused = false;
+            if let Some(last) = self.last {
+                self.offset = last.wrapping_add(1).wrapping_sub(seq);
+            }
+        }
+        let out = seq.wrapping_add(self.offset);
+        // Newer (within half the number space) moves `last` on; a late packet does not.
+        if self.last.is_none_or(|l| out.wrapping_sub(l) < 0x8000) {
+            self.last = Some(out);
+        }
+        out
+    }
+}
+
 /// `pkt` without any extension (when a leg refuses the ids it was given).
 pub fn without_extensions(mut pkt: rtp::Packet) -> rtp::Packet {
     pkt.header.extension = false;
@@ -95,6 +130,29 @@ mod tests {
             "the case that broke forwarding"
         );
         pkt
+    }
+
+    #[test]
+    fn sequence_numbers_continue_across_a_pause_and_keep_late_packets_in_place() {
+        let mut m = SeqMap::default();
+        // From the first packet on, the publisher's own numbers (wrapping).
+        assert_eq!(m.map(65_534), 65_534);
+        assert_eq!(m.map(65_535), 65_535);
+        assert_eq!(m.map(0), 0);
+        // A late packet keeps its place and does not move the stream back.
+        assert_eq!(m.map(65_535), 65_535);
+        assert_eq!(m.map(1), 1);
+        // Paused (video off, or waiting for a keyframe): 500 packets are not sent here.
+        m.pause();
+        assert_eq!(m.map(502), 2);
+        assert_eq!(m.map(503), 3);
+        // A packet from before the pause, retransmitted late, maps below the new start.
+        assert_eq!(m.map(501), 1);
+        assert_eq!(m.map(504), 4);
+        // A pause before anything was sent keeps the publisher's numbers.
+        let mut fresh = SeqMap::default();
+        fresh.pause();
+        assert_eq!(fresh.map(40_000), 40_000);
     }
 
     #[test]

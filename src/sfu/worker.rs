@@ -161,6 +161,10 @@ struct Slot {
     /// a keyframe begins. A receiver's first video packet must start a keyframe: Chromium
     /// never assembles a frame on a stream it joined in the middle of a delta frame.
     awaiting_keyframe: bool,
+    /// Sequence numbers on this leg continue from the last packet sent on it, whatever the
+    /// publisher sent meanwhile (held for a keyframe, switched off): added to the
+    /// publisher's numbers, and re-based at the first packet after a pause.
+    seq: rewrite::SeqMap,
     /// The leg's last negotiation lets the server send on this track (a browser in
     /// audio-only mode makes its video inactive).
     sending: bool,
@@ -848,7 +852,8 @@ impl Worker {
                     pt
                 }
             };
-            let out = rewrite::for_leg(&pkt, slot.ssrc, pt, &kept, &slot.ext_out);
+            let mut out = rewrite::for_leg(&pkt, slot.ssrc, pt, &kept, &slot.ext_out);
+            out.header.sequence_number = slot.seq.map(pkt.header.sequence_number);
             let had_ext = !out.header.extensions.is_empty();
             let mut result = sender.write_rtp(now, out.clone());
             if result.is_err() && had_ext {
@@ -1090,6 +1095,7 @@ fn add_slot(
         pt: None,
         ext_out: Vec::new(),
         awaiting_keyframe: kind == RtpCodecKind::Video,
+        seq: rewrite::SeqMap::default(),
         sending: true,
     })
 }
@@ -1136,9 +1142,12 @@ fn refresh_sending(pc: &mut RTCPeerConnection, slots: &mut [Slot]) -> Vec<Publis
         let sending = pc
             .rtp_transceiver(slot.sender_id.into())
             .is_some_and(|t| t.direction().has_send());
-        if sending && !slot.sending && slot.kind == RtpCodecKind::Video {
-            slot.awaiting_keyframe = true;
-            resumed.push(slot.source);
+        if sending && !slot.sending {
+            slot.seq.pause();
+            if slot.kind == RtpCodecKind::Video {
+                slot.awaiting_keyframe = true;
+                resumed.push(slot.source);
+            }
         }
         slot.sending = sending;
     }

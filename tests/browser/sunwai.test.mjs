@@ -177,6 +177,7 @@ describe('sunwai in a browser', () => {
     // Audio only (a weak network): video stops both ways, sound goes on; back to video,
     // both sides show each other again on the same connection.
     const videoDirection = (page) => page.evaluate(() => window.sunwaiCallMedia.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video').currentDirection);
+    const beforeAudioOnly = [await inboundMedia(citizen), await inboundMedia(officer)];
     await citizen.click('#audio-only');
     await citizen.waitForFunction(() => window.sunwaiCallMedia.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video').currentDirection === 'inactive');
     await citizen.waitForTimeout(500);
@@ -189,6 +190,13 @@ describe('sunwai in a browser', () => {
     await citizen.waitForFunction(() => window.sunwaiCallMedia.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video').currentDirection === 'sendrecv');
     assert.equal(await videoDirection(citizen), 'sendrecv');
     await bothDecode(citizen, officer);
+    // What was not sent while video was off is not counted as lost (the server continues
+    // each leg's sequence numbers), so the quality shown stays honest.
+    for (const [i, page] of [citizen, officer].entries()) {
+      const [b, m] = [beforeAudioOnly[i], await inboundMedia(page)];
+      const [lost, got] = [m.lost - b.lost, m.packets - b.packets];
+      assert.ok(lost <= Math.max(3, got / 100), `${page.sunwaiName}: video lost ${lost} of ${got} since audio-only began`);
+    }
     await expectText(citizen, '#quality', /कनेक्शन/);
     await shot(citizen, 'citizen-call');
 
@@ -344,11 +352,11 @@ async function bothDecode(...pages) {
 async function inboundMedia(page) {
   return page.evaluate(async () => {
     const pc = window.sunwaiCallMedia && window.sunwaiCallMedia.pc;
-    const out = { frames: 0, samples: 0, packets: 0 };
+    const out = { frames: 0, samples: 0, packets: 0, lost: 0 };
     if (!pc) return out;
     (await pc.getStats()).forEach((r) => {
       if (r.type !== 'inbound-rtp') return;
-      if (r.kind === 'video') { out.frames += r.framesDecoded || 0; out.packets += r.packetsReceived || 0; }
+      if (r.kind === 'video') { out.frames += r.framesDecoded || 0; out.packets += r.packetsReceived || 0; out.lost += r.packetsLost || 0; }
       if (r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
     });
     return out;

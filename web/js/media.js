@@ -226,6 +226,7 @@ export class CallMedia {
 
   #watchStats() {
     clearInterval(this.statsTimer);
+    this.lossCount = null;
     this.statsTimer = setInterval(async () => {
       if (!this.pc) return;
       const stats = await this.pc.getStats();
@@ -234,7 +235,11 @@ export class CallMedia {
         if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.currentRoundTripTime != null) rtt = s.currentRoundTripTime * 1000;
         if (s.type === 'inbound-rtp') { lost += s.packetsLost || 0; got += s.packetsReceived || 0; }
       });
-      const loss = got + lost > 0 ? lost / (got + lost) : 0;
+      // Loss over the last interval only: a bad minute long ago says nothing about now.
+      const prev = this.lossCount || { lost: 0, got: 0 };
+      this.lossCount = { lost, got };
+      const dLost = Math.max(0, lost - prev.lost); const dGot = Math.max(0, got - prev.got);
+      const loss = dGot + dLost > 0 ? dLost / (dGot + dLost) : 0;
       let level = qualityFromRtt(rtt);
       if (loss > 0.1) level = 'poor'; else if (loss > 0.03 && level === 'good') level = 'fair';
       this.ui.onQuality(level);
