@@ -178,7 +178,13 @@ describe('sunwai in a browser', () => {
     // both sides show each other again on the same connection.
     const videoDirection = (page) => page.evaluate(() => window.sunwaiCallMedia.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video').currentDirection);
     const beforeAudioOnly = [await inboundMedia(citizen), await inboundMedia(officer)];
-    await citizen.click('#audio-only');
+    // A poor connection makes the page offer it outright (the quality comes from getStats;
+    // here the page is told the figure it would compute on a bad network).
+    await citizen.evaluate(() => window.sunwaiCallMedia.ui.onQuality('poor'));
+    await expectText(citizen, '#ao-offer p', hi['call.audio_only_offer']);
+    await citizen.click('#ao-accept');
+    await citizen.locator('#ao-offer').waitFor({ state: 'hidden' });
+    assert.equal(await citizen.getAttribute('#audio-only', 'aria-pressed'), 'true');
     await citizen.waitForFunction(() => window.sunwaiCallMedia.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video').currentDirection === 'inactive');
     await citizen.waitForTimeout(500);
     const [o1, c1] = [await inboundMedia(officer), await inboundMedia(citizen)];
@@ -338,7 +344,11 @@ describe('sunwai in a browser', () => {
 async function bothDecode(...pages) {
   for (const page of pages) {
     await page.waitForFunction(() => document.getElementById('remote').videoWidth > 0, null, { timeout: 15000 });
-    const first = await inboundMedia(page);
+    let first = await inboundMedia(page);
+    for (const until = Date.now() + 5000; Date.now() < until && !(first.frames > 0 && first.samples > 0);) {
+      await page.waitForTimeout(100);
+      first = await inboundMedia(page);
+    }
     let later = first;
     for (const until = Date.now() + 5000; Date.now() < until && !(later.frames > first.frames && later.samples > first.samples);) {
       await page.waitForTimeout(250);

@@ -384,6 +384,7 @@ function startCall(m) {
 function endCallMedia() {
   if (media) media.stop();
   for (const id of ['#mute', '#camera', '#audio-only']) $(id).setAttribute('aria-pressed', 'false');
+  $('#ao-offer').hidden = true;
 }
 
 function toggle(button, fn) {
@@ -486,6 +487,13 @@ function renderQuality() {
   const level = S.quality || 'unknown';
   q.dataset.level = level;
   q.textContent = t(`call.quality_${level}`);
+  // A poor connection in a video call: audio only is offered outright (once per call).
+  const audioOnly = $('#audio-only').getAttribute('aria-pressed') === 'true';
+  if (level === 'poor' && !audioOnly && S.call && !S.call.aoOffered) {
+    S.call.aoOffered = true;
+    $('#ao-offer').hidden = false;
+  }
+  if (audioOnly) $('#ao-offer').hidden = true;
 }
 
 // ---- wiring ---------------------------------------------------------------------------------
@@ -509,7 +517,8 @@ function wireUi() {
   });
   $('#mute').addEventListener('click', (e) => toggle(e.currentTarget, (on) => media && media.setMuted(on)));
   $('#camera').addEventListener('click', (e) => toggle(e.currentTarget, (on) => media && media.setCameraOff(on)));
-  $('#audio-only').addEventListener('click', (e) => toggle(e.currentTarget, (on) => media && media.setAudioOnly(on)));
+  $('#audio-only').addEventListener('click', (e) => { $('#ao-offer').hidden = true; toggle(e.currentTarget, (on) => media && media.setAudioOnly(on)); });
+  $('#ao-accept').addEventListener('click', () => { if ($('#audio-only').getAttribute('aria-pressed') !== 'true') $('#audio-only').click(); });
   $('#again').addEventListener('click', async () => {
     S.end = null; S.queue = null; S.lastPosition = null; S.reference = null; S.closing = null;
     await refreshDesks();
