@@ -4,7 +4,9 @@
 //! Every response carries a strict Content-Security-Policy (no inline scripts or styles),
 //! `nosniff` and `no-referrer`. Files are revalidated on each use (`no-cache` with a strong
 //! `ETag` from the file's hash): one small conditional request instead of stale scripts
-//! after an upgrade, and a 304 without a body on a slow network.
+//! after an upgrade, and a 304 without a body on a slow network. Text goes out gzipped to
+//! browsers that accept it (all of them): a citizen's first visit on a 2G/3G phone is
+//! about a third of the bytes. Each file is compressed once and kept, by content hash.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -12,6 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rust_embed::RustEmbed;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use crate::app::App;
 
@@ -104,17 +109,72 @@ fn not_found() -> Response {
     r
 }
 
+/// Whether a request's `Accept-Encoding` takes gzip (a `q=0` refuses it).
+fn accepts_gzip(req: &HeaderMap) -> bool {
+    req.get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+fn compressible(path: &str) -> bool {
+    [".html", ".js", ".css", ".json", ".svg"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
+}
+
+/// Compressed copies by content hash: made once per file (debug builds read files from
+/// disk, so an edited file simply gets a new entry).
+static GZIPPED: LazyLock<Mutex<HashMap<[u8; 32], Arc<[u8]>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn gzipped(hash: [u8; 32], data: &[u8]) -> Arc<[u8]> {
+    let cached = GZIPPED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&hash)
+        .cloned();
+    if let Some(z) = cached {
+        return z;
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let z: Arc<[u8]> = match enc.write_all(data).and_then(|()| enc.finish()) {
+        Ok(z) => z.into(),
+        Err(_) => return Arc::from(data),
+    };
+    GZIPPED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(hash, z.clone());
+    z
+}
+
 fn file(path: &str, req: &HeaderMap) -> Response {
     let Some(f) = Assets::get(path) else {
         return not_found();
     };
     let hash = f.metadata.sha256_hash();
+    let text = compressible(path);
+    let gzip = text && accepts_gzip(req);
+    // The compressed copy is another representation: another tag.
     let etag = format!(
-        "\"{}\"",
+        "\"{}{}\"",
         hash[..16]
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+            .collect::<String>(),
+        if gzip { "-gz" } else { "" }
     );
     let fresh = req
         .get_all(header::IF_NONE_MATCH)
@@ -124,6 +184,15 @@ fn file(path: &str, req: &HeaderMap) -> Response {
         .any(|v| v.trim() == etag || v.trim() == "*");
     let mut r = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
+    } else if gzip {
+        (
+            [
+                (header::CONTENT_TYPE, content_type(path)),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            axum::body::Bytes::from_owner(gzipped(hash, &f.data)),
+        )
+            .into_response()
     } else {
         (
             [(header::CONTENT_TYPE, content_type(path))],
@@ -133,6 +202,9 @@ fn file(path: &str, req: &HeaderMap) -> Response {
     };
     let h = r.headers_mut();
     security_headers(h);
+    if text {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);

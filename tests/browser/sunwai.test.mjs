@@ -309,6 +309,29 @@ describe('sunwai in a browser', () => {
     await screen(second, 's-intake');
   }));
 
+  test('on a slow 2G connection the page loads and the citizen joins the queue', withPages('slow', async () => {
+    const page = await newPage(browser, 'citizen');
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    // "Regular 2G" as Chromium's DevTools define it: 250 kbit/s down, 50 up, 300 ms.
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 300, downloadThroughput: (250 * 1024) / 8, uploadThroughput: (50 * 1024) / 8,
+    });
+    const start = Date.now();
+    await page.goto(`${BASE}/d/ssp-prayagraj`, { timeout: 60000 });
+    await page.locator('#s-intake').waitFor({ state: 'visible', timeout: 60000 });
+    console.log(`2G: the intake form is usable ${Date.now() - start} ms after the link was opened`);
+    await fillIntake(page, { name: 'धीमा नेटवर्क' });
+    await page.click('#intake-submit');
+    await screen(page, 's-device');
+    await page.waitForFunction(() => document.getElementById('preview').videoWidth > 0, null, { timeout: 30000 });
+    await page.click('#join');
+    await page.locator('#s-waiting').waitFor({ state: 'visible', timeout: 30000 });
+    await expectText(page, '#waiting-ref', /^PRY-\d{4}-\d+$/, 30000);
+    await page.click('#leave');
+    await page.locator('#s-intake').waitFor({ state: 'visible', timeout: 30000 });
+  }));
+
   test('outside hours: the next window and a written complaint', withPages('closed', async () => {
     assert.ok(CLOSED, 'SUNWAI_CLOSED_URL');
     const page = await newPage(browser, 'citizen', undefined, CLOSED);

@@ -274,6 +274,8 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as it came (after de-chunking), for bodies that are not text.
+    pub bytes: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -325,16 +327,17 @@ pub async fn http(
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = String::from_utf8_lossy(&if chunked {
+    let bytes = if chunked {
         dechunk(rest)
     } else {
         rest.to_vec()
-    })
-    .into_owned();
+    };
+    let body = String::from_utf8_lossy(&bytes).into_owned();
     HttpResponse {
         status,
         headers,
         body,
+        bytes,
     }
 }
 
