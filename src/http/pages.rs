@@ -135,8 +135,8 @@ fn compressible(path: &str) -> bool {
 
 /// Compressed copies by content hash: made once per file (debug builds read files from
 /// disk, so an edited file simply gets a new entry).
-static GZIPPED: LazyLock<Mutex<HashMap<[u8; 32], Arc<[u8]>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+type ByHash = HashMap<[u8; 32], Arc<[u8]>>;
+static GZIPPED: LazyLock<Mutex<ByHash>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn gzipped(hash: [u8; 32], data: &[u8]) -> Arc<[u8]> {
     let cached = GZIPPED
