@@ -186,6 +186,10 @@ pub struct SimulateArgs {
     /// Most officers --recommend tries.
     #[arg(long, default_value_t = 40)]
     pub max_officers: u32,
+    /// Instead: how close the supervisor's forecast comes to what then happens, over
+    /// --days simulated days per line (the table of docs/waiting.md).
+    #[arg(long)]
+    pub forecast_accuracy: bool,
 }
 
 /// Serving HTTPS/WSS directly.
@@ -650,6 +654,10 @@ pub fn scenario(args: &SimulateArgs) -> anyhow::Result<crate::sim::Scenario> {
 
 /// `sunwai simulate`.
 pub fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
+    if args.forecast_accuracy {
+        print!("{}", crate::sim::accuracy::table(u64::from(args.days)));
+        return Ok(());
+    }
     let sc = scenario(&args)?;
     let outcome = crate::sim::simulate(&sc)?;
     let mut report = crate::sim::summarize(&sc, &outcome);

@@ -238,7 +238,7 @@ fn scenario(room: &Room, how: &Assumptions) -> Scenario {
     sc
 }
 
-fn measure(
+pub(super) fn measure(
     citizens: &[super::run::Citizen],
     closes_at: Timestamp,
     extra: u32,
@@ -322,13 +322,11 @@ pub fn advise(projections: &[Projection]) -> Advice {
 
 #[cfg(test)]
 mod tests {
-    use super::super::run::DayRun;
     use super::*;
     use crate::core::ids::{EntryId, UserId};
     use crate::core::intake::{Intake, Language, Mobile};
     use crate::core::room::{Class, Command, Policy};
     use crate::core::schedule::{Schedule, ScheduleSpec};
-    use crate::sim::Arrivals;
 
     fn at(hm: &str) -> Timestamp {
         format!("2026-11-28T{hm}:00+05:30").parse().unwrap()
@@ -457,129 +455,9 @@ mod tests {
         assert_eq!(f.advice, Advice::Enough);
     }
 
-    /// When a citizen's visit ended, if it did.
-    fn left_at(c: &super::super::run::Citizen) -> Option<Timestamp> {
-        match c.fate {
-            Fate::Answered { at }
-            | Fate::Abandoned { at }
-            | Fate::CarriedAtJoin { at }
-            | Fate::CarriedAtClose { at } => Some(at),
-            Fate::Waiting | Fate::Refused => None,
-        }
-    }
-
-    /// Forecasts made part-way through simulated days, against what then happened on the
-    /// same days: the rush profile (72 a day expected, 60% in the first 20 minutes) with
-    /// `officers` on duty, at 12:30, 13:00 and 13:30. The forecast knows the call-length
-    /// distribution and measures the rest as the server does: arrivals from two weeks of
-    /// earlier days like it (`history`) or from the last 30 minutes, the give-up rate from
-    /// the room's estimator. Returns (forecast median, actual) backlogs per time of day.
-    fn forecast_against_outcome(
-        officers: u32,
-        patience: Patience,
-        days: u64,
-        history: bool,
-    ) -> Vec<(String, Vec<(Projection, Projection)>)> {
-        use crate::core::schedule::Schedule;
-        let mut out = Vec::new();
-        for (hm, after_opening) in [("12:30", 30), ("13:00", 60), ("13:30", 90)] {
-            let mut pairs = Vec::new();
-            for seed in 1..=days {
-                let mut sc = Scenario::hearing_day(officers);
-                sc.seed = seed;
-                sc.patience = patience;
-                let schedule = Schedule::new(sc.schedule.clone());
-                let window = schedule.next_window_after(at("00:00")).unwrap();
-                let t = window.opens_at + SignedDuration::from_mins(after_opening);
-                let mut room = Room::new(sc.policy.clone(), schedule);
-                let mut next = 1;
-                let mut day = DayRun::new(&sc, 0, window, &mut next);
-                day.advance(&mut room, Some(t)).unwrap();
-                let tz = sc.schedule.time_zone().clone();
-                let sod = |t: Timestamp| second_of_day(t, &tz);
-                // Two weeks of earlier days like this one (other seeds).
-                let past: Vec<Vec<i64>> = if history {
-                    (0..14)
-                        .map(|k| {
-                            let mut rng = StdRng::seed_from_u64(10_000 + seed * 100 + k);
-                            let times = Arrivals::rush().draw(0, window, &tz, sc.calls, &mut rng);
-                            times.into_iter().map(sod).collect()
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let today: Vec<i64> = day
-                    .citizens()
-                    .iter()
-                    .filter(|c| c.arrived <= t)
-                    .map(|c| sod(c.arrived))
-                    .collect();
-                let rest = rest_of_window(
-                    &today,
-                    &past,
-                    sod(window.opens_at),
-                    sod(t),
-                    sod(window.closes_at),
-                );
-                let rate = room.estimator().give_up_rate();
-                let how = Assumptions {
-                    expected_arrivals: rest.expected,
-                    call_length: sc.call_length.clone(),
-                    patience: if rate > 0.0 {
-                        Patience::Exponential {
-                            mean: crate::sim::from_secs(1.0 / rate),
-                        }
-                    } else {
-                        Patience::Unlimited
-                    },
-                    behaviour: sc.behaviour,
-                    extra_officers: vec![0],
-                    runs: 9,
-                    seed: 1000 + seed,
-                };
-                let f = forecast(&room, t, &how).unwrap().unwrap();
-                day.advance(&mut room, Some(window.closes_at)).unwrap();
-                // Those waiting at `t` and those who came later, as the forecast saw them.
-                let mut after: Vec<_> = day.citizens().to_vec();
-                for c in &mut after {
-                    c.measured = c.fate != Fate::Refused
-                        && (c.arrived > t || left_at(c).is_none_or(|l| l > t));
-                }
-                let actual = measure(&after, window.closes_at, 0, officers);
-                pairs.push((f.projections[0].clone(), actual));
-            }
-            out.push((hm.to_owned(), pairs));
-        }
-        out
-    }
-
-    /// (mean actual, bias, mean absolute error) of a figure.
-    fn errors(
-        pairs: &[(Projection, Projection)],
-        of: impl Fn(&Projection) -> f64,
-    ) -> (f64, f64, f64) {
-        let n = pairs.len() as f64;
-        let bias = pairs.iter().map(|(f, a)| of(f) - of(a)).sum::<f64>() / n;
-        let mae = pairs
-            .iter()
-            .map(|(f, a)| (of(f) - of(a)).abs())
-            .sum::<f64>()
-            / n;
-        let mean_actual = pairs.iter().map(|(_, a)| of(a)).sum::<f64>() / n;
-        (mean_actual, bias, mae)
-    }
-
-    fn backlog(p: &Projection) -> f64 {
-        f64::from(p.backlog_at_close)
-    }
-
-    fn longest_min(p: &Projection) -> f64 {
-        p.longest_wait_secs as f64 / 60.0
-    }
-
     #[test]
     fn forecasts_come_close_to_what_then_happens() {
+        use crate::sim::accuracy::{backlog, errors, forecast_against_outcome, longest_min};
         let patient = Patience::Unlimited;
         let impatient = Patience::Exponential {
             mean: SignedDuration::from_mins(20),
@@ -592,41 +470,6 @@ mod tests {
                 assert!(bias.abs() <= 2.0 + 0.15 * actual, "{what}");
                 let (actual, _, mae) = errors(&pairs, longest_min);
                 assert!(mae <= 5.0 + 0.2 * actual, "longest wait: {what}");
-            }
-        }
-    }
-
-    /// The figures of docs/waiting.md ("How good is the forecast"):
-    /// `cargo test --release --lib forecast_accuracy_table -- --ignored --nocapture`
-    #[test]
-    #[ignore = "slow; prints the table of docs/waiting.md"]
-    fn forecast_accuracy_table() {
-        println!(
-            "| officers | patience | at | backlog at close | forecast: bias, mean abs. error | \
-             with the recent rate instead | longest wait | forecast: bias, mean abs. error |"
-        );
-        println!("|---|---|---|---|---|---|---|---|");
-        let patient = Patience::Unlimited;
-        let impatient = Patience::Exponential {
-            mean: SignedDuration::from_mins(20),
-        };
-        for (officers, patience, name) in [
-            (2, patient, "none give up"),
-            (3, patient, "none give up"),
-            (4, patient, "none give up"),
-            (2, impatient, "20 min"),
-            (3, impatient, "20 min"),
-        ] {
-            let with = forecast_against_outcome(officers, patience, 100, true);
-            let without = forecast_against_outcome(officers, patience, 100, false);
-            for ((hm, a), (_, b)) in with.iter().zip(&without) {
-                let (actual, bias, mae) = errors(a, backlog);
-                let (_, bias_r, mae_r) = errors(b, backlog);
-                let (long, lbias, lmae) = errors(a, longest_min);
-                println!(
-                    "| {officers} | {name} | {hm} | {actual:.1} | {bias:+.1}, {mae:.1} | \
-                     {bias_r:+.1}, {mae_r:.1} | {long:.0} min | {lbias:+.1}, {lmae:.1} min |"
-                );
             }
         }
     }

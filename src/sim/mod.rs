@@ -18,6 +18,7 @@
 //! `recommend` (smallest number of officers for a target), `forecast` (the supervisor's
 //! forecast: a live room's copy run forward to the close).
 
+pub mod accuracy;
 pub mod chart;
 pub mod erlang;
 pub mod forecast;

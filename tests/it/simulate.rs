@@ -129,3 +129,17 @@ fn simulate_recommends_the_fewest_officers_and_compares_with_erlang_c() {
     assert!(rec["erlang_c_average"].as_u64().unwrap() < n);
     assert!(rec["explanation"].as_array().unwrap().len() >= 2);
 }
+
+#[test]
+fn forecast_accuracy_prints_the_table_of_the_waiting_doc() {
+    let (ok, out, err) = simulate(&["--forecast-accuracy", "--days", "1"]);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
+    // The header, then 5 configurations at 3 times of day.
+    assert_eq!(rows.len(), 16, "{out}");
+    assert!(rows[0].contains("backlog at close"), "{out}");
+    for row in &rows[1..] {
+        assert_eq!(row.matches('|').count(), 9, "{row}");
+        assert!(row.contains(" min |"), "{row}");
+    }
+}
