@@ -494,6 +494,12 @@ pub async fn user_cmd(what: UserCmd) -> anyhow::Result<()> {
                     password_phc,
                 })
                 .await?;
+            let detail = serde_json::json!({
+                "user": user.username,
+                "role": user.role.as_str(),
+                "desk": user.desk.as_ref().map(|d| d.to_string()),
+            });
+            account_audit(&store, AuditAction::UserAdd, detail).await?;
             println!(
                 "added {} {} ({})",
                 user.role.as_str(),
@@ -536,6 +542,8 @@ pub async fn user_cmd(what: UserCmd) -> anyhow::Result<()> {
             if !store.set_password_hash(&name, &phc).await? {
                 bail!("no account {name:?}");
             }
+            let detail = serde_json::json!({ "user": name });
+            account_audit(&store, AuditAction::UserPasswd, detail).await?;
             println!("password changed for {name}");
             store.close().await;
         }
@@ -543,11 +551,32 @@ pub async fn user_cmd(what: UserCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An account change made on the command line, in the audit log (the change itself is
+/// already committed: a failure here is reported, not hidden).
+async fn account_audit(
+    store: &Store,
+    action: AuditAction,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    let entry =
+        NewAudit::new(jiff::Timestamp::now(), AuditActor::cli_from_env(), action).detail(detail);
+    store
+        .audit(entry)
+        .await
+        .context("the change is made, but writing its audit entry failed")
+}
+
 async fn set_disabled(common: &Common, name: &str, disabled: bool) -> anyhow::Result<()> {
     let (_, store) = open_store(common).await?;
     if !store.set_user_disabled(name, disabled).await? {
         bail!("no account {name:?}");
     }
+    let action = if disabled {
+        AuditAction::UserDisable
+    } else {
+        AuditAction::UserEnable
+    };
+    account_audit(&store, action, serde_json::json!({ "user": name })).await?;
     println!("{name} {}", if disabled { "disabled" } else { "enabled" });
     store.close().await;
     Ok(())

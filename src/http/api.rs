@@ -541,6 +541,8 @@ pub async fn audit_log(
             .filter(|s| !s.is_empty())
             .map(|s| AuditAction::parse(&s).ok_or(bad("unknown action", "action")))
             .transpose()?,
+        // A supervisor bound to one desk reads only what concerns that desk.
+        desk: user.desk.clone(),
         limit: q.limit.unwrap_or(100).clamp(1, AuditFilter::MAX_LIMIT),
         offset: q.offset.unwrap_or(0),
     };

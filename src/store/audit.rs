@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::model::Actor;
 use super::ser;
 use super::string_enum::string_enum;
-use crate::core::ids::{EntryId, UserId};
+use crate::core::ids::{DeskId, EntryId, UserId};
 
 string_enum!(
     /// What an audit entry records.
@@ -37,6 +37,12 @@ string_enum!(
         MonitorStop => "monitor_stop",
         /// A supervisor read the audit log itself.
         AuditView => "audit_view",
+        /// A staff account was created (command line); `detail` has its name, role, desk.
+        UserAdd => "user_add",
+        /// A staff account was disabled, enabled, or given a new password.
+        UserDisable => "user_disable",
+        UserEnable => "user_enable",
+        UserPasswd => "user_passwd",
     }
 );
 
@@ -178,6 +184,9 @@ pub struct AuditFilter {
     /// A record's reference (any case) or id.
     pub record: Option<String>,
     pub action: Option<AuditAction>,
+    /// Only entries about this desk's records or by its staff (what a supervisor bound
+    /// to one desk may read).
+    pub desk: Option<DeskId>,
     /// 0 means the default (100); more than 1000 is capped at 1000.
     pub limit: u32,
     pub offset: u32,
@@ -203,6 +212,7 @@ impl Default for AuditFilter {
             actor: None,
             record: None,
             action: None,
+            desk: None,
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
         }
@@ -249,6 +259,7 @@ impl AuditFilter {
         put("actor", self.actor.clone());
         put("record", self.record.clone());
         put("action", self.action.map(|a| a.as_str().to_owned()));
+        put("desk", self.desk.as_ref().map(|d| d.to_string()));
         m.insert("limit".into(), self.effective_limit().into());
         m.insert("offset".into(), self.offset.into());
         serde_json::Value::Object(m)

@@ -169,6 +169,13 @@ pub(super) fn audit_query(f: &AuditFilter) -> (String, Vec<Param>) {
         let n = next(Param::Text(a.as_str().to_owned()), &mut params);
         conds.push(format!("action = {n}"));
     }
+    if let Some(d) = &f.desk {
+        let n = next(Param::Text(d.to_string()), &mut params);
+        conds.push(format!(
+            "(record_id IN (SELECT id FROM complaints WHERE desk = {n}) \
+             OR (actor_kind = 'user' AND actor_id IN (SELECT id FROM users WHERE desk = {n})))"
+        ));
+    }
     let clause = if conds.is_empty() {
         String::new()
     } else {

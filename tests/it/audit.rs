@@ -286,3 +286,123 @@ fn a_command_line_export_is_audited_with_the_os_user() {
     assert_eq!(log[0].detail["filter"]["status"], "resolved");
     assert_eq!(log[0].detail["to"], "stdout");
 }
+
+#[test]
+fn account_changes_on_the_command_line_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sunwai"));
+        c.args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("USER", "admin-clerk")
+            .env_remove("SUNWAI_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let add = [
+        "user",
+        "add",
+        "--role",
+        "officer",
+        "--name",
+        "verma",
+        "--desk",
+        "ssp-prayagraj",
+        "--password-stdin",
+    ];
+    run(&add, Some("a long enough password\n"));
+    run(&["user", "disable", "verma"], None);
+    run(&["user", "enable", "verma"], None);
+    run(
+        &["user", "passwd", "verma", "--password-stdin"],
+        Some("another long password\n"),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = rt.block_on(async {
+        let store = sunwai::store::Store::open_sqlite(dir.path()).await.unwrap();
+        let log = store.audit_log(&Default::default()).await.unwrap();
+        store.close().await;
+        log
+    });
+    use sunwai::store::AuditAction::*;
+    // Newest first.
+    let actions: Vec<_> = log.iter().map(|e| e.action).collect();
+    assert_eq!(actions, [UserPasswd, UserEnable, UserDisable, UserAdd]);
+    for e in &log {
+        assert_eq!(
+            e.actor,
+            sunwai::store::AuditActor::Cli {
+                os_user: Some("admin-clerk".into())
+            }
+        );
+        assert_eq!(e.detail["user"], "verma");
+    }
+    assert_eq!(log[3].detail["role"], "officer");
+    assert_eq!(log[3].detail["desk"], "ssp-prayagraj");
+}
+
+/// A supervisor bound to one desk reads only what concerns that desk in the audit log.
+#[tokio::test]
+async fn a_desk_supervisor_reads_only_their_desks_audit_entries() {
+    let app = spawn_app().await;
+    let store = sunwai::store::Store::open_sqlite(app.dir.path())
+        .await
+        .unwrap();
+    for (name, desk) in [
+        ("deskboss", "ssp-prayagraj"),
+        ("otherboss", "ssp-kaushambi"),
+    ] {
+        store
+            .create_user(sunwai::store::NewUser {
+                username: name.into(),
+                display_name: name.into(),
+                role: sunwai::store::Role::Supervisor,
+                desk: Some(sunwai::core::ids::DeskId::parse(desk).unwrap()),
+                password_phc: sunwai::auth::hash_password(PASSWORD).unwrap(),
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    // The officer of this desk and the all-desks supervisor sign in; so do both desk
+    // supervisors.
+    let _off = app.login("officer1").await;
+    let sup = app.login("supervisor").await;
+    let mine = app.login("deskboss").await;
+    let theirs = app.login("otherboss").await;
+    let names = |log: &Value| -> Vec<String> {
+        let mut v: Vec<String> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "sign_in")
+            .map(|e| e["actor"]["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let (status, all) = get_json(&app, &sup, "/api/audit").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        names(&all),
+        ["deskboss", "officer1", "otherboss", "supervisor"]
+    );
+    let (status, log) = get_json(&app, &mine, "/api/audit").await;
+    assert_eq!(status, 200);
+    assert_eq!(names(&log), ["deskboss", "officer1"], "{log:#}");
+    let (_, log) = get_json(&app, &theirs, "/api/audit").await;
+    assert_eq!(names(&log), ["otherboss"], "{log:#}");
+}

@@ -316,3 +316,69 @@ pub(super) async fn audit_log_refuses_changes(s: &Store) {
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].actor, AuditActor::System);
 }
+
+/// A supervisor bound to one desk reads only the entries about that desk's records or by
+/// that desk's staff.
+pub(super) async fn audit_log_narrowed_to_a_desk(s: &Store) {
+    let account = |username: &str, desk_id: Option<&str>| NewUser {
+        username: username.into(),
+        display_name: username.into(),
+        role: Role::Officer,
+        desk: desk_id.map(desk),
+        password_phc: "$argon2id$x".into(),
+    };
+    let verma = s
+        .create_user(account("verma", Some("prayagraj")))
+        .await
+        .unwrap();
+    let singh = s
+        .create_user(account("singh", Some("kaushambi")))
+        .await
+        .unwrap();
+    let boss = s.create_user(account("boss", None)).await.unwrap();
+    let (here, here_ref) = create_at(s, "2026-03-10T04:30:00Z").await;
+    let there_new = new_video("kaushambi", "KSB", "2026-03-10T04:31:00Z");
+    let there = there_new.id;
+    let there_ref = s.create_complaint(there_new).await.unwrap();
+    let who = |u: &User| AuditActor::user(u.id, &u.username);
+    let at = "2026-03-10T05:00:00Z";
+    for e in [
+        entry(at, who(&verma), AuditAction::RecordView).record(here, here_ref.as_str()),
+        entry(at, who(&singh), AuditAction::RecordView).record(there, there_ref.as_str()),
+        entry(at, who(&singh), AuditAction::SignIn),
+        entry(at, who(&verma), AuditAction::SignIn),
+        entry(at, who(&boss), AuditAction::RecordView).record(here, here_ref.as_str()),
+        entry(at, who(&boss), AuditAction::RecordList),
+        entry(at, AuditActor::cli_from_env(), AuditAction::RecordExport),
+    ] {
+        s.audit(e).await.unwrap();
+    }
+    let seen = |d: &str| {
+        let f = AuditFilter {
+            desk: Some(desk(d)),
+            ..AuditFilter::default()
+        };
+        async move {
+            let mut v: Vec<String> = s
+                .audit_log(&f)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| format!("{} {}", e.actor, e.action.as_str()))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(
+        seen("prayagraj").await,
+        ["boss record_view", "verma record_view", "verma sign_in"]
+    );
+    assert_eq!(
+        seen("kaushambi").await,
+        ["singh record_view", "singh sign_in"]
+    );
+    assert!(seen("elsewhere").await.is_empty());
+    let all = s.audit_log(&AuditFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 7);
+}

@@ -154,6 +154,7 @@ conformance!(
     audit::audit_append_and_filter,
     audit::outcome_and_status_changes_are_audited,
     audit::audit_log_refuses_changes,
+    audit::audit_log_narrowed_to_a_desk,
 );
 
 /// Runs `stmt` directly on the store's database, bypassing the store: what a script
