@@ -137,6 +137,17 @@ describe('sunwai in a browser', () => {
     await citizen.waitForFunction(() => document.getElementById('remote').videoWidth > 0, null, { timeout: 15000 });
     console.log(`instant connect: the citizen shows the officer's video ${Date.now() - accepted} ms after the accept`);
     await bothDecode(citizen, officer);
+    // Receiver reports flow: the server's end of each hop reports on what it received
+    // (Chromium's remote-inbound-rtp, with round-trip times).
+    for (const page of [citizen, officer]) {
+      await page.waitForFunction(async () => {
+        const kinds = new Set();
+        (await window.sunwaiCallMedia.pc.getStats()).forEach((r) => {
+          if (r.type === 'remote-inbound-rtp' && r.roundTripTimeMeasurements > 0) kinds.add(r.kind);
+        });
+        return kinds.has('audio') && kinds.has('video');
+      }, null, { timeout: 10000, polling: 250 });
+    }
     // A network change: the citizen's browser restarts ICE on the same connection; the
     // server renegotiates the same leg (no new peer, no new queue entry) and video goes on.
     const before = await sup.evaluate(() => fetch('/api/media').then((r) => r.json()));
