@@ -25,7 +25,7 @@ const tz = () => (S.desk && S.desk.time_zone) || 'Asia/Kolkata';
 async function main() {
   await initI18n();
   wireSignOut();
-  onLangChange(() => { fillForm(); render(); });
+  onLangChange(() => { fillForm(); render(); renderOutcomeStatus(); });
   await start(false);
 }
 
@@ -169,7 +169,7 @@ function openOutcome({ entry, reference, intake, outcome }) {
   S.outcome = { entry, reference };
   const f = $('#outcome-form');
   fieldError(f, null);
-  $('#outcome-status').textContent = '';
+  setOutcomeStatus(null);
   const area = intake && intake.area;
   const station = S.catalog.stations.find((s) => s.hi === area || s.en === area || s.key === area);
   f.elements.category.value = (outcome && outcome.category) || (intake && intake.category) || '';
@@ -190,13 +190,25 @@ async function saveOutcome(e) {
   };
   try {
     await signal.request({ type: 'save_outcome', entry: S.outcome.entry, outcome });
-    $('#outcome-status').textContent = t('officer.saved', { time: fmtTime(new Date().toISOString(), tz()) });
+    setOutcomeStatus('officer.saved', { time: new Date().toISOString() });
     announce(t('officer.saved_short'));
     loadToday();
   } catch (err) {
     if (err.code === 'invalid_input' && err.field) fieldError(f, err.field, t(`error.outcome_${err.field}`));
-    else $('#outcome-status').textContent = t(err.code === 'offline' ? 'error.offline' : 'error.generic');
+    else setOutcomeStatus(err.code === 'offline' ? 'error.offline' : 'error.generic');
   }
+}
+
+/** The line under the complaint form; kept as a key so that it follows the language. */
+function setOutcomeStatus(key, params = {}) {
+  S.outcomeStatus = key ? { key, params } : null;
+  renderOutcomeStatus();
+}
+
+function renderOutcomeStatus() {
+  const s = S.outcomeStatus;
+  const time = s && s.params.time ? fmtTime(s.params.time, tz()) : undefined;
+  $('#outcome-status').textContent = s ? t(s.key, { ...s.params, time }) : '';
 }
 
 // ---- today's calls ---------------------------------------------------------------------------
