@@ -15,6 +15,7 @@ mod helpers;
 mod hostile;
 mod hostile_flood;
 mod media;
+mod media_loss;
 mod media_process;
 mod pages;
 mod postgres;
