@@ -26,6 +26,18 @@ async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
     (r.status, v)
 }
 
+/// The whole audit log of the SQLite database in `dir`, newest first (for tests that run
+/// the command line, outside any runtime).
+fn audit_log_of(dir: &std::path::Path) -> Vec<sunwai::store::AuditEntry> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = sunwai::store::Store::open_sqlite(dir).await.unwrap();
+        let log = store.audit_log(&Default::default()).await.unwrap();
+        store.close().await;
+        log
+    })
+}
+
 /// The audit entries with `action`, newest first.
 fn with_action<'a>(log: &'a Value, action: &str) -> Vec<&'a Value> {
     log.as_array()
@@ -266,13 +278,7 @@ fn a_command_line_export_is_audited_with_the_os_user() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let log = rt.block_on(async {
-        let store = sunwai::store::Store::open_sqlite(dir.path()).await.unwrap();
-        let log = store.audit_log(&Default::default()).await.unwrap();
-        store.close().await;
-        log
-    });
+    let log = audit_log_of(dir.path());
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].action, sunwai::store::AuditAction::RecordExport);
     assert_eq!(
@@ -330,13 +336,7 @@ fn account_changes_on_the_command_line_are_audited() {
         &["user", "passwd", "verma", "--password-stdin"],
         Some("another long password\n"),
     );
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let log = rt.block_on(async {
-        let store = sunwai::store::Store::open_sqlite(dir.path()).await.unwrap();
-        let log = store.audit_log(&Default::default()).await.unwrap();
-        store.close().await;
-        log
-    });
+    let log = audit_log_of(dir.path());
     use sunwai::store::AuditAction::*;
     // Newest first.
     let actions: Vec<_> = log.iter().map(|e| e.action).collect();

@@ -372,6 +372,24 @@ pub fn sunwai_command() -> std::process::Command {
 /// The officer accepts `entry`; once the citizen hears the call has started, both connect
 /// media through the SFU (webrtc-rs clients). Returns (citizen, officer) media and the
 /// call's payload tag.
+/// A citizen's and an officer's media client for the call tagged `tag`.
+pub async fn publishers(
+    tag: u32,
+) -> (
+    sunwai::sfu::client::MediaClient,
+    sunwai::sfu::client::MediaClient,
+) {
+    use sunwai::sfu::client::{MediaClient, Role};
+    use sunwai::sfu::Publisher;
+    let c = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
+        .await
+        .unwrap();
+    let o = MediaClient::new(Role::Publish(Publisher::Officer), tag)
+        .await
+        .unwrap();
+    (c, o)
+}
+
 pub async fn accept_with_media(
     citizen: &mut Client,
     officer: &mut Client,
@@ -382,8 +400,6 @@ pub async fn accept_with_media(
     u32,
 ) {
     use sunwai::loadtest::{call_tag, negotiate};
-    use sunwai::sfu::client::{MediaClient, Role};
-    use sunwai::sfu::Publisher;
     officer
         .request_ok(|id| ClientMsg::Accept { id, entry })
         .await
@@ -393,12 +409,7 @@ pub async fn accept_with_media(
     })
     .await;
     let tag = call_tag(entry);
-    let mut c = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
-        .await
-        .unwrap();
-    let mut o = MediaClient::new(Role::Publish(Publisher::Officer), tag)
-        .await
-        .unwrap();
+    let (mut c, mut o) = publishers(tag).await;
     negotiate(citizen, &c).await.unwrap();
     negotiate(officer, &o).await.unwrap();
     c.wait_connected(Duration::from_secs(10)).await.unwrap();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sunwai::sfu::client::{MediaClient, Origin, Role};
+use sunwai::sfu::client::Origin;
 use sunwai::sfu::Publisher;
 use sunwai_signaling::{ClientMsg, SdpKind, ServerMsg, SessionDescription};
 use tokio::net::UdpSocket;
@@ -75,12 +75,7 @@ async fn lost_packets_are_sent_again_and_every_one_arrives() {
         .await
         .unwrap();
     let tag = sunwai::loadtest::call_tag(entry);
-    let mut c = MediaClient::new(Role::Publish(Publisher::Citizen), tag)
-        .await
-        .unwrap();
-    let mut o = MediaClient::new(Role::Publish(Publisher::Officer), tag)
-        .await
-        .unwrap();
+    let (mut c, mut o) = publishers(tag).await;
     sunwai::loadtest::negotiate(&mut citizen, &c).await.unwrap();
     // The officer's answer is edited to send everything through the lossy relay.
     let sdp = o.offer().await.unwrap();
