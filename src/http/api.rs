@@ -88,15 +88,27 @@ pub struct DeskOut {
     officers_on_duty: u32,
 }
 
+/// Every configured desk. In a cluster, the counts of a desk another node serves are 0 and
+/// its window is the configured schedule's.
 pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
+    let now = app.clock().now();
     Json(
-        app.desks()
+        app.config()
+            .desks
+            .iter()
             .map(|d| {
-                let s = d.status();
+                let s = app
+                    .desk(d.id.as_str())
+                    .map_or_else(|| crate::desk::scheduled_status(d, now), |h| h.status());
                 DeskOut {
                     id: d.id.to_string(),
                     name: d.name.clone(),
-                    time_zone: d.time_zone.iana_name().unwrap_or("UTC").to_owned(),
+                    time_zone: d
+                        .schedule
+                        .time_zone()
+                        .iana_name()
+                        .unwrap_or("UTC")
+                        .to_owned(),
                     window: translate::desk_window_info(&s),
                     waiting: s.waiting,
                     officers_on_duty: s.officers_on_duty,
@@ -133,7 +145,8 @@ pub async fn written_complaint(
     Path(desk): Path<String>,
     Body(intake): Body<IntakeMsg>,
 ) -> Result<(StatusCode, Json<CreatedOut>), ApiError> {
-    let desk = app.desk(&desk).cloned().ok_or(ApiError::NotFound)?;
+    // Any node takes a written complaint: it needs the desk's settings, not its room.
+    let desk = app.desk_config(&desk).ok_or(ApiError::NotFound)?;
     app.limits().written_complaint(ip)?;
     let intake = intake_from_wire(&intake, app.category_keys())
         .map_err(|e| ApiError::BadRequest(e.to_string(), Some(e.field())))?;
@@ -147,7 +160,7 @@ pub async fn written_complaint(
         id: EntryId::new_random(),
         desk: desk.id.clone(),
         prefix: desk.prefix.clone(),
-        tz: desk.time_zone.clone(),
+        tz: desk.schedule.time_zone().clone(),
         channel: Channel::Written,
         intake,
         created_at: app.clock().now(),
@@ -436,8 +449,8 @@ pub async fn records_csv(
     let tz = f
         .desk
         .as_ref()
-        .and_then(|d| app.desk(d.as_str()))
-        .map(|d| d.time_zone.clone())
+        .and_then(|d| app.desk_config(d.as_str()))
+        .map(|d| d.schedule.time_zone().clone())
         .unwrap_or_else(|| {
             jiff::tz::TimeZone::get("Asia/Kolkata").unwrap_or(jiff::tz::TimeZone::UTC)
         });

@@ -35,7 +35,7 @@ fn desk_for(conn: &Conn, u: &User, desk: Option<&str>) -> Result<DeskHandle, (Er
             ErrorCode::NotAllowed,
             format!("you are not assigned to desk {wanted:?}"),
         )),
-        _ => Ok(handle.clone()),
+        _ => Ok(handle),
     }
 }
 

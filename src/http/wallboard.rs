@@ -54,16 +54,17 @@ pub struct ForecastCache {
 }
 
 impl ForecastCache {
-    pub fn new<'a>(desks: impl Iterator<Item = &'a DeskHandle>) -> Arc<Self> {
+    pub fn new<'a>(desks: impl Iterator<Item = &'a DeskId>) -> Arc<Self> {
         Arc::new(ForecastCache {
-            desks: desks.map(|d| (d.id.clone(), Mutex::new(None))).collect(),
+            desks: desks.map(|d| (d.clone(), Mutex::new(None))).collect(),
             running: Semaphore::new(1),
         })
     }
 }
 
 /// The desk, if `user` is a supervisor who may see it.
-fn supervised<'a>(app: &'a App, user: &User, desk: &str) -> Result<&'a DeskHandle, ApiError> {
+/// A desk served by another node of a cluster is not found here (see docs/deployment.md).
+fn supervised(app: &App, user: &User, desk: &str) -> Result<DeskHandle, ApiError> {
     if user.role != Role::Supervisor {
         return Err(ApiError::Forbidden);
     }
@@ -240,7 +241,7 @@ pub async fn today(
     let midnight = local_midnight(now, &desk.time_zone);
     let records = video_records(&app, &desk.id, midnight).await?;
     let joined: Vec<Joined> = records.iter().map(Joined::from).collect();
-    let window = todays_window(&app, desk, now);
+    let window = todays_window(&app, &desk, now);
     Ok(Json(chart(window, &joined, now, midnight)))
 }
 
@@ -292,7 +293,7 @@ pub async fn forecast(
         .acquire()
         .await
         .map_err(|_| ApiError::Internal("forecast guard closed".into()))?;
-    let fresh = compute(&app, desk).await?;
+    let fresh = compute(&app, &desk).await?;
     *cached = Some(fresh.clone());
     Ok(Json(fresh))
 }

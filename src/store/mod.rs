@@ -222,6 +222,47 @@ impl Store {
         on_backend!(self, waiting_room(desk))
     }
 
+    /// Takes `desk`'s lease for `node` (reachable at `url`) until `until`, if nobody
+    /// holds it at `now`, or `node` held it last. The new epoch when taken; `None` while
+    /// another node holds it.
+    pub async fn claim_lease(
+        &self,
+        desk: &DeskId,
+        node: &str,
+        url: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<u64>, StoreError> {
+        on_backend!(self, leases::claim_lease(desk, node, url, now, until))
+    }
+
+    /// Extends `node`'s lease on `desk` to `until`; `false` if it no longer holds it in
+    /// `epoch` (another node took the desk over).
+    pub async fn renew_lease(
+        &self,
+        desk: &DeskId,
+        node: &str,
+        epoch: u64,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, leases::renew_lease(desk, node, epoch, until))
+    }
+
+    /// Gives `node`'s lease on `desk` up at once; `false` if it no longer held it.
+    pub async fn release_lease(
+        &self,
+        desk: &DeskId,
+        node: &str,
+        epoch: u64,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, leases::release_lease(desk, node, epoch))
+    }
+
+    /// Every desk's lease, expired or not, by desk.
+    pub async fn leases(&self) -> Result<Vec<DeskLease>, StoreError> {
+        on_backend!(self, leases::leases())
+    }
+
     /// Checks the database's structure and foreign keys. `Ok(())` when sound; otherwise
     /// `Corrupt` listing what the check found.
     pub async fn check_integrity(&self) -> Result<(), StoreError> {

@@ -93,6 +93,18 @@ pub struct QueuePlace {
     pub at: Timestamp,
 }
 
+/// Which node owns a desk's waiting room, until when (see `migrations/*/0004_desk_leases.sql`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeskLease {
+    pub desk: DeskId,
+    pub node: String,
+    /// Where other nodes reach the owner's HTTP listener.
+    pub url: String,
+    /// Goes up by one every time the desk changes hands.
+    pub epoch: u64,
+    pub until: Timestamp,
+}
+
 /// A record still in a desk's waiting room (waiting or in a call), with its place if one
 /// was written.
 #[derive(Clone, Debug)]

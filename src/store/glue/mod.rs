@@ -9,6 +9,7 @@
 //! between the two is in those two files and nowhere else.
 
 pub(in crate::store) mod audit;
+pub(in crate::store) mod leases;
 pub(in crate::store) mod users;
 mod writes;
 

@@ -8,6 +8,7 @@
 
 mod audit;
 mod complaints;
+mod leases;
 mod lifecycle;
 mod places;
 mod queries;
@@ -154,6 +155,8 @@ conformance!(
     audit::audit_append_and_filter,
     audit::outcome_and_status_changes_are_audited,
     audit::audit_log_refuses_changes,
+    leases::a_lease_has_one_holder_until_it_expires,
+    leases::racing_nodes_never_both_win_a_desk,
 );
 
 /// Runs `stmt` directly on the store's database, bypassing the store: what a script
