@@ -8,9 +8,10 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::oneshot;
 
-use super::{Node, StopRequest};
+use super::{Node, Snapshot, StopRequest};
 use crate::app::App;
 use crate::core::ids::DeskId;
+use crate::store::DeskCounts;
 
 /// A lease this node holds.
 struct Held {
@@ -22,14 +23,17 @@ pub(super) struct Leases {
     app: App,
     node: Arc<Node>,
     held: BTreeMap<DeskId, Held>,
+    /// Every desk's lease as read at the end of the last round, for the desk lists.
+    snapshot: Snapshot,
 }
 
 impl Leases {
-    pub(super) fn new(app: App, node: Arc<Node>) -> Leases {
+    pub(super) fn new(app: App, node: Arc<Node>, snapshot: Snapshot) -> Leases {
         Leases {
             app,
             node,
             held: BTreeMap::new(),
+            snapshot,
         }
     }
 
@@ -62,8 +66,22 @@ impl Leases {
         let mut lost = Vec::new();
         for (desk, held) in &mut self.held {
             let now = Timestamp::now();
+            let counts = self.app.desk(desk.as_str()).map(|d| {
+                let s = d.status();
+                DeskCounts {
+                    waiting: s.waiting,
+                    in_call: s.in_call,
+                    officers_on_duty: s.officers_on_duty,
+                }
+            });
             match store
-                .renew_lease(desk, &self.node.id, held.epoch, now + lease)
+                .renew_lease(
+                    desk,
+                    &self.node.id,
+                    held.epoch,
+                    now + lease,
+                    counts.unwrap_or_default(),
+                )
                 .await
             {
                 Ok(true) => held.until = now + lease,
@@ -87,9 +105,25 @@ impl Leases {
             self.app.hand_over(&desk).await;
             metrics::counter!("sunwai_desk_leases_lost_total").increment(1);
         }
-        if !self.app.is_ready() {
-            return;
+        if self.app.is_ready() {
+            self.claim_free().await;
         }
+        match store.leases().await {
+            Ok(all) => {
+                *self
+                    .snapshot
+                    .lock()
+                    .expect("the snapshot's lock is never held across a panic") = all
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the desk leases"),
+        }
+        metrics::gauge!("sunwai_desks_owned").set(self.held.len() as f64);
+    }
+
+    /// Takes the leases of desks nobody holds (or whose holder stopped renewing).
+    async fn claim_free(&mut self) {
+        let store = self.app.store().clone();
+        let lease = self.lease();
         let wanted: Vec<DeskId> = self
             .app
             .config()
@@ -111,7 +145,6 @@ impl Leases {
                 Err(e) => tracing::warn!(%desk, error = %e, "could not take a desk lease"),
             }
         }
-        metrics::gauge!("sunwai_desks_owned").set(self.held.len() as f64);
     }
 
     async fn adopt(&mut self, desk: DeskId, epoch: u64, until: Timestamp) {

@@ -53,6 +53,10 @@ impl Node {
     }
 }
 
+/// Every desk's lease as the lease task last read it. A std lock, never held across an
+/// `.await`.
+type Snapshot = Arc<Mutex<Vec<DeskLease>>>;
+
 /// A request for the lease task to give its leases up and end; answered when done.
 type StopRequest = oneshot::Sender<()>;
 
@@ -62,6 +66,7 @@ pub struct Cluster {
     node: Arc<Node>,
     /// Taken by `release_all`. A std lock, never held across an `.await`.
     stop: Arc<Mutex<Option<oneshot::Sender<StopRequest>>>>,
+    snapshot: Snapshot,
 }
 
 /// Where a desk is served.
@@ -78,6 +83,7 @@ impl Cluster {
         Cluster {
             node: Arc::new(node),
             stop: Arc::new(Mutex::new(None)),
+            snapshot: Snapshot::default(),
         }
     }
 
@@ -89,7 +95,7 @@ impl Cluster {
     /// taking leases in a task until [`Cluster::release_all`].
     pub async fn start(&self, app: App) -> Result<(), StoreError> {
         tracing::info!(node = %self.node.id, url = %self.node.url, lease_secs = self.node.lease.as_secs(), "cluster node: desks are served where their lease is held");
-        let mut task = lease::Leases::new(app, self.node.clone());
+        let mut task = lease::Leases::new(app, self.node.clone(), self.snapshot.clone());
         task.round().await;
         let (tx, rx) = oneshot::channel();
         *self
@@ -113,6 +119,15 @@ impl Cluster {
                 let _ = finished.await;
             }
         }
+    }
+
+    /// `desk`'s lease as last read (at most a third of a lease ago), if it has one.
+    pub fn last_lease(&self, desk: &DeskId) -> Option<DeskLease> {
+        let all = self
+            .snapshot
+            .lock()
+            .expect("the snapshot's lock is never held across a panic");
+        all.iter().find(|l| &l.desk == desk).cloned()
     }
 
     /// Where `desk` is served, if not here.

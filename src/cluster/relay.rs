@@ -104,6 +104,17 @@ impl Upstream {
             .map_err(|_| RelayError::Timeout)?
     }
 
+    /// The next text frame from the owner; `None` once the connection is gone.
+    pub async fn next_text(&mut self) -> Option<String> {
+        loop {
+            match self.ws.next().await? {
+                Ok(Message::Text(t)) => return Some(t.as_str().to_owned()),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// Passes frames both ways until either side closes, the client goes silent for
     /// `idle`, or `closing` turns true (this node is stopping).
     pub async fn pump(

@@ -86,10 +86,14 @@ pub struct DeskOut {
     window: sunwai_signaling::WindowInfo,
     waiting: u32,
     officers_on_duty: u32,
+    /// With several nodes: the node serving the desk (`null` while it is being taken over).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<Option<String>>,
 }
 
-/// Every configured desk. In a cluster, the counts of a desk another node serves are 0 and
-/// its window is the configured schedule's.
+/// Every configured desk. In a cluster, a desk another node serves shows that node's counts
+/// as of its last lease renewal (a few seconds old at most) and the configured schedule's
+/// window.
 pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
     let now = app.clock().now();
     Json(
@@ -97,9 +101,22 @@ pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
             .desks
             .iter()
             .map(|d| {
-                let s = app
-                    .desk(d.id.as_str())
-                    .map_or_else(|| crate::desk::scheduled_status(d, now), |h| h.status());
+                let (s, node) = match (app.desk(d.id.as_str()), app.cluster()) {
+                    (Some(h), None) => (h.status(), None),
+                    (Some(h), Some(c)) => (h.status(), Some(Some(c.node().id.clone()))),
+                    (None, cluster) => {
+                        let mut s = crate::desk::scheduled_status(d, now);
+                        let live = cluster
+                            .and_then(|c| c.last_lease(&d.id))
+                            .filter(|l| l.until > jiff::Timestamp::now());
+                        if let Some(l) = &live {
+                            s.waiting = l.counts.waiting;
+                            s.in_call = l.counts.in_call;
+                            s.officers_on_duty = l.counts.officers_on_duty;
+                        }
+                        (s, Some(live.map(|l| l.node)))
+                    }
+                };
                 DeskOut {
                     id: d.id.to_string(),
                     name: d.name.clone(),
@@ -112,6 +129,7 @@ pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
                     window: translate::desk_window_info(&s),
                     waiting: s.waiting,
                     officers_on_duty: s.officers_on_duty,
+                    node,
                 }
             })
             .collect(),

@@ -7,6 +7,7 @@ mod error;
 pub mod limits;
 mod media;
 mod pages;
+mod remote;
 mod route;
 mod staff;
 pub mod translate;

@@ -94,14 +94,14 @@ impl Conn {
     }
 
     /// Whether `desk` is a configured desk that, in a cluster, this node does not serve.
-    fn served_elsewhere(&self, desk: &str) -> bool {
+    pub(super) fn served_elsewhere(&self, desk: &str) -> bool {
         self.app.cluster().is_some()
             && self.app.desk_config(desk).is_some()
             && self.app.desk(desk).is_none()
     }
 
     /// The owner's URL, when a live lease names one and this connection may be relayed.
-    async fn owner_url(&self, desk: &DeskId) -> Option<String> {
+    pub(super) async fn owner_url(&self, desk: &DeskId) -> Option<String> {
         let cluster = self.app.cluster()?;
         if self.relayed {
             return None;
@@ -116,7 +116,7 @@ impl Conn {
         }
     }
 
-    async fn upstream(
+    pub(super) async fn upstream(
         &self,
         url: &str,
         cookie: Option<&str>,

@@ -72,6 +72,13 @@ pub async fn staff_msg(conn: &mut Conn, role: Role, msg: ClientMsg) {
         conn.reply_err(re, ErrorCode::NotAllowed, m);
         return;
     }
+    // A desk another node serves: over a link to that node (which checks the role again).
+    if let (Some(desk), Some(id)) = (super::remote::desk_of(&msg), re) {
+        let own = u.desk.as_ref().is_none_or(|d| d.as_str() == desk);
+        if own && conn.send_remote(desk, &msg, id).await {
+            return;
+        }
+    }
     match msg {
         ClientMsg::GoOnDuty { id } => {
             let desk = match desk_for(conn, &u, None) {

@@ -52,6 +52,10 @@ pub struct Conn {
     /// Set when this connection is to be relayed to the node that owns its desk; the
     /// serving loop then passes frames through until either side closes.
     pub relay: Option<crate::cluster::relay::Upstream>,
+    /// Links to the nodes serving desks a supervisor acts on from here.
+    pub links: super::remote::Links,
+    /// The staff session this connection signed in with (for those links).
+    pub staff_session: Option<String>,
     limiter: DefaultDirectRateLimiter,
     /// Messages refused for exceeding the rate; past `ABUSE_AFTER` the connection is closed.
     refused: u32,
@@ -69,6 +73,7 @@ pub async fn run(
     let id = app.next_conn();
     let limiter = RateLimiter::direct(app.limits().messages);
     let (outbox, inbox) = Outbox::new(id);
+    let (links, remote) = super::remote::Links::new();
     let mut conn = Conn {
         app,
         id,
@@ -83,17 +88,24 @@ pub async fn run(
         ip,
         relayed,
         relay: None,
+        links,
+        staff_session: None,
         limiter,
         refused: 0,
         out: Vec::new(),
         close: None,
     };
-    conn.serve(socket, inbox).await;
+    conn.serve(socket, inbox, remote).await;
     conn.goodbye().await;
 }
 
 impl Conn {
-    async fn serve(&mut self, socket: WebSocket, mut inbox: Inbox) {
+    async fn serve(
+        &mut self,
+        socket: WebSocket,
+        mut inbox: Inbox,
+        mut remote: tokio::sync::mpsc::Receiver<super::remote::Remote>,
+    ) {
         let (mut sink, mut stream) = socket.split();
         let limits = &self.app.config().limits;
         let hello_timeout = Duration::from_secs(u64::from(limits.hello_timeout_secs));
@@ -120,6 +132,7 @@ impl Conn {
                     Some(out) => self.on_outbound(out),
                     None => return,
                 },
+                Some(r) = remote.recv() => self.on_remote(r),
                 () = inbox.slow.notified() => {
                     self.close = Some((close_code::POLICY, "too slow: messages were piling up"));
                 }
@@ -263,6 +276,7 @@ impl Conn {
                     .await
                 {
                     Ok(Some(user)) => {
+                        self.staff_session = Some(token.clone());
                         let role = match user.role {
                             Role::Officer => wire::Role::Officer,
                             Role::Supervisor => wire::Role::Supervisor,

@@ -236,7 +236,8 @@ impl Store {
         on_backend!(self, leases::claim_lease(desk, node, url, now, until))
     }
 
-    /// Extends `node`'s lease on `desk` to `until`; `false` if it no longer holds it in
+    /// Extends `node`'s lease on `desk` to `until`, noting the desk's counts for the other
+    /// nodes' desk lists; `false` if it no longer holds it in
     /// `epoch` (another node took the desk over).
     pub async fn renew_lease(
         &self,
@@ -244,8 +245,9 @@ impl Store {
         node: &str,
         epoch: u64,
         until: Timestamp,
+        counts: DeskCounts,
     ) -> Result<bool, StoreError> {
-        on_backend!(self, leases::renew_lease(desk, node, epoch, until))
+        on_backend!(self, leases::renew_lease(desk, node, epoch, until, counts))
     }
 
     /// Gives `node`'s lease on `desk` up at once; `false` if it no longer held it.

@@ -103,6 +103,16 @@ pub struct DeskLease {
     /// Goes up by one every time the desk changes hands.
     pub epoch: u64,
     pub until: Timestamp,
+    /// The desk's counts as of the owner's last renewal.
+    pub counts: DeskCounts,
+}
+
+/// How many are waiting, in a call, and on duty at a desk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeskCounts {
+    pub waiting: u32,
+    pub in_call: u32,
+    pub officers_on_duty: u32,
 }
 
 /// A record still in a desk's waiting room (waiting or in a call), with its place if one

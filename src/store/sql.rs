@@ -171,14 +171,17 @@ pub(super) const CLAIM_LEASE: &str = "\
     VALUES ($1, $2, $3, 1, $5) \
     ON CONFLICT (desk) DO UPDATE SET \
         node_id = excluded.node_id, node_url = excluded.node_url, \
-        epoch = desk_leases.epoch + 1, lease_until = excluded.lease_until \
+        epoch = desk_leases.epoch + 1, lease_until = excluded.lease_until, \
+        waiting = 0, in_call = 0, officers = 0 \
     WHERE desk_leases.lease_until <= $4 OR desk_leases.node_id = excluded.node_id \
     RETURNING epoch";
-/// Extends a lease the node still holds in the same epoch.
+/// Extends a lease the node still holds in the same epoch, with the desk's counts.
 pub(super) const RENEW_LEASE: &str = "\
-    UPDATE desk_leases SET lease_until = $4 WHERE desk = $1 AND node_id = $2 AND epoch = $3";
+    UPDATE desk_leases SET lease_until = $4, waiting = $5, in_call = $6, officers = $7 \
+    WHERE desk = $1 AND node_id = $2 AND epoch = $3";
 /// Gives a held lease up at once (a clean stop), so another node need not wait for it.
 pub(super) const RELEASE_LEASE: &str = "\
     UPDATE desk_leases SET lease_until = 0 WHERE desk = $1 AND node_id = $2 AND epoch = $3";
 pub(super) const SELECT_LEASES: &str = "\
-    SELECT desk, node_id, node_url, epoch, lease_until FROM desk_leases ORDER BY desk";
+    SELECT desk, node_id, node_url, epoch, lease_until, waiting, in_call, officers \
+    FROM desk_leases ORDER BY desk";

@@ -185,16 +185,19 @@ async fn a_killed_nodes_desk_goes_on_elsewhere_in_order_with_every_record() {
     let store = Store::open_postgres(&db.url).await.unwrap();
     let phc = sunwai::auth::hash_password(PASSWORD).unwrap();
     let desk = DeskId::parse(DESK).unwrap();
-    store
-        .create_user(NewUser {
-            username: "officer1".into(),
-            display_name: "Insp. Sharma".into(),
-            role: Role::Officer,
-            desk: Some(desk.clone()),
-            password_phc: phc,
-        })
-        .await
-        .unwrap();
+    for (username, role, desk) in [
+        ("officer1", Role::Officer, Some(desk.clone())),
+        ("supervisor", Role::Supervisor, None),
+    ] {
+        let new = NewUser {
+            username: username.into(),
+            display_name: username.into(),
+            role,
+            desk,
+            password_phc: phc.clone(),
+        };
+        store.create_user(new).await.unwrap();
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut nodes: Vec<Node> = ["n1", "n2", "n3"]
         .iter()
@@ -223,6 +226,51 @@ async fn a_killed_nodes_desk_goes_on_elsewhere_in_order_with_every_record() {
     for (i, c) in citizens.iter_mut().enumerate() {
         position(c, i as u32 + 1).await;
     }
+
+    // A supervisor of every desk, signed in at a node that does not serve the desk, sees
+    // its live queue (over that node's link to the owner) and its counts in the desk list.
+    let via = &nodes[others[1]];
+    let token = via.login("supervisor").await;
+    let mut supervisor = Client::connect(&via.ws()).await.unwrap();
+    supervisor.hello(Some(&token), None).await.unwrap();
+    supervisor
+        .request_ok(|id| ClientMsg::Watch {
+            id,
+            desk: DESK.into(),
+        })
+        .await
+        .unwrap();
+    expect(
+        &mut supervisor,
+        "the desk's queue",
+        |m| matches!(m, ServerMsg::Desk { snapshot } if snapshot.queue.len() == 6),
+    )
+    .await;
+    supervisor
+        .request_ok(|id| ClientMsg::Broadcast {
+            id,
+            desk: DESK.into(),
+            text: "सुनवाई जारी है".into(),
+        })
+        .await
+        .unwrap();
+    expect(&mut citizens[5], "the broadcast", |m| {
+        matches!(m, ServerMsg::Message { .. })
+    })
+    .await;
+    let listed = async {
+        loop {
+            let r = http(via.addr.parse().unwrap(), "GET", "/api/desks", &[], None).await;
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            if v[0]["waiting"] == 6 && v[0]["node"] == owner_name.as_str() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(TAKEOVER, listed)
+        .await
+        .expect("the desk list shows the owner's counts");
 
     // The officer signs in at a non-owner and hears the first citizen.
     let via = &nodes[others[0]];
@@ -255,6 +303,15 @@ async fn a_killed_nodes_desk_goes_on_elsewhere_in_order_with_every_record() {
     dead.child.wait().unwrap();
     drop(citizens);
     drop(officer);
+    // The supervisor's link to the dead node broke: they are told to reconnect.
+    let closed = supervisor.recv_until(|_| false, TAKEOVER).await;
+    assert!(
+        matches!(
+            closed,
+            Err(sunwai_signaling::ClientError::Closed { code: 1001, .. })
+        ),
+        "{closed:?}"
+    );
 
     // Everyone still waiting comes back by ticket through a survivor, in the same order.
     let mut back = Vec::new();

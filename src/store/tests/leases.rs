@@ -23,7 +23,13 @@ pub(super) async fn a_lease_has_one_holder_until_it_expires(s: &Store) {
             .unwrap(),
         None
     );
-    assert!(s.renew_lease(&d, A, 1, secs(20)).await.unwrap());
+    let counts = DeskCounts {
+        waiting: 4,
+        in_call: 1,
+        officers_on_duty: 2,
+    };
+    assert!(s.renew_lease(&d, A, 1, secs(20), counts).await.unwrap());
+    assert_eq!(s.leases().await.unwrap()[0].counts, counts);
     assert_eq!(
         s.claim_lease(&d, B, "http://b", secs(15), secs(25))
             .await
@@ -37,7 +43,7 @@ pub(super) async fn a_lease_has_one_holder_until_it_expires(s: &Store) {
             .unwrap(),
         Some(2)
     );
-    assert!(!s.renew_lease(&d, A, 1, secs(31)).await.unwrap());
+    assert!(!s.renew_lease(&d, A, 1, secs(31), counts).await.unwrap());
     assert!(!s.release_lease(&d, A, 1).await.unwrap());
     let all = s.leases().await.unwrap();
     assert_eq!(all.len(), 1);
@@ -46,6 +52,11 @@ pub(super) async fn a_lease_has_one_holder_until_it_expires(s: &Store) {
         (B, "http://b", 2)
     );
     assert_eq!(all[0].until, secs(30));
+    assert_eq!(
+        all[0].counts,
+        DeskCounts::default(),
+        "a new owner starts afresh"
+    );
     // A clean stop gives it up at once.
     assert!(s.release_lease(&d, B, 2).await.unwrap());
     assert_eq!(
