@@ -12,6 +12,7 @@
 //! - Any node accepts anyone: a connection whose desk another node owns is relayed there,
 //!   frame for frame; a relayed connection is never relayed again.
 
+pub mod forward;
 mod lease;
 pub mod relay;
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod citizen;
+mod elsewhere;
 mod error;
 pub mod limits;
 mod media;

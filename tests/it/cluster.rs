@@ -271,6 +271,23 @@ async fn a_killed_nodes_desk_goes_on_elsewhere_in_order_with_every_record() {
     tokio::time::timeout(TAKEOVER, listed)
         .await
         .expect("the desk list shows the owner's counts");
+    // A supervisor's chart and forecast are answered by the desk's node: the non-owner
+    // forwards the request (the forecast needs the live room).
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    let path = format!("/api/desks/{DESK}/today");
+    let r = http(via.addr.parse().unwrap(), "GET", &path, &auth, None).await;
+    assert_eq!(r.status, 200);
+    let owner_url = format!("http://{}", nodes[owner_at].addr);
+    assert_eq!(r.header("x-sunwai-served-by"), Some(owner_url.as_str()));
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let arrivals: u64 = v["arrivals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_u64())
+        .sum();
+    assert_eq!(arrivals, 6, "arrivals in today's chart");
 
     // The officer signs in at a non-owner and hears the first citizen.
     let via = &nodes[others[0]];
