@@ -199,6 +199,16 @@ async fn a_killed_nodes_desk_goes_on_elsewhere_in_order_with_every_record() {
         store.create_user(new).await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "n0", &db.url);
+    let (ok, out, err) = crate::cli::run(
+        &["config", "check", "--config", config.to_str().unwrap()],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("cluster node n0 at the bound address, leases of 2 s"),
+        "{out}"
+    );
     let mut nodes: Vec<Node> = ["n1", "n2", "n3"]
         .iter()
         .map(|n| Node::start(dir.path(), n, &db.url))
