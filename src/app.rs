@@ -12,7 +12,7 @@ use crate::cluster::{Cluster, Node};
 use crate::config::{Config, DeskConfig};
 use crate::core::ids::DeskId;
 use crate::desk::{
-    load_saved, spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle, RecordJob,
+    load_saved, spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle, Fences, RecordJob,
 };
 use crate::http::limits::Limits;
 use crate::sfu::{MediaConfig, Sfu};
@@ -33,6 +33,8 @@ struct Inner {
     desks: RwLock<BTreeMap<DeskId, DeskHandle>>,
     /// This node in a cluster; `None` on a single node.
     cluster: Option<Cluster>,
+    /// The lease epochs the record writer fences its writes with (cluster only).
+    fences: Option<Arc<Fences>>,
     clock: Clock,
     next_conn: AtomicU64,
     ready: AtomicBool,
@@ -97,7 +99,9 @@ impl App {
         } else {
             None
         };
-        let (records, _writer) = spawn_record_writer(store.clone());
+        let node = config.cluster.as_ref().map(|c| Node::new(c, local));
+        let fences = node.as_ref().map(|n| Arc::new(Fences::new(n.id.clone())));
+        let (records, _writer) = spawn_record_writer(store.clone(), fences.clone());
         let mut desks = BTreeMap::new();
         // With clustering, desks start as their leases are taken (`crate::cluster`).
         if config.cluster.is_none() {
@@ -109,7 +113,6 @@ impl App {
                 );
             }
         }
-        let node = config.cluster.as_ref().map(|c| Node::new(c, local));
         let category_keys = config.category_keys();
         let limits = Limits::new(&config.limits);
         let origins = if config.origins.is_empty() {
@@ -127,6 +130,7 @@ impl App {
                 store,
                 desks: RwLock::new(desks),
                 cluster: node.map(Cluster::new),
+                fences,
                 clock,
                 next_conn: AtomicU64::new(1),
                 ready: AtomicBool::new(true),
@@ -156,11 +160,15 @@ impl App {
         Ok(app)
     }
 
-    /// Starts the desk's actor with its saved room (this node has just taken its lease).
-    pub async fn adopt(&self, id: &DeskId) -> Result<(), crate::store::StoreError> {
+    /// Starts the desk's actor with its saved room (this node has just taken its lease in
+    /// `epoch`; its record notes are written under that epoch).
+    pub async fn adopt(&self, id: &DeskId, epoch: u64) -> Result<(), crate::store::StoreError> {
         let Some(cfg) = self.desk_config(id.as_str()) else {
             return Ok(());
         };
+        if let Some(f) = &self.inner.fences {
+            f.set(id, epoch);
+        }
         let saved = load_saved(&self.inner.store, id).await?;
         let handle = spawn_desk(
             cfg,

@@ -148,7 +148,7 @@ impl Leases {
     }
 
     async fn adopt(&mut self, desk: DeskId, epoch: u64, until: Timestamp) {
-        match self.app.adopt(&desk).await {
+        match self.app.adopt(&desk, epoch).await {
             Ok(()) => {
                 tracing::info!(%desk, epoch, node = %self.node.id, "desk lease taken: serving the desk here");
                 self.held.insert(desk, Held { epoch, until });

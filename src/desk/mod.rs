@@ -27,7 +27,7 @@ use crate::sfu::Sfu;
 
 pub use clock::Clock;
 pub use outbox::{ConnId, DeskView, EntryInfo, Inbox, Outbound, Outbox, OUTBOX_CAPACITY};
-pub use records::{load_saved, room_class, spawn_record_writer, RecordJob};
+pub use records::{load_saved, room_class, spawn_record_writer, Fences, RecordJob};
 
 /// Messages a desk may have queued before senders wait.
 const MAILBOX: usize = 1024;

@@ -122,7 +122,13 @@ impl Store {
 
     /// Records a queue or call event. Unknown id: `NotFound`.
     pub async fn apply(&self, ev: RecordEvent) -> Result<(), StoreError> {
-        on_backend!(self, apply(ev))
+        on_backend!(self, apply(ev, None))
+    }
+
+    /// [`Store::apply`] on behalf of a desk's owner: `Fenced` (and nothing written) unless
+    /// the fence's node still holds the desk's lease in its epoch.
+    pub async fn apply_fenced(&self, ev: RecordEvent, fence: &Fence) -> Result<(), StoreError> {
+        on_backend!(self, apply(ev, Some(fence)))
     }
 
     /// Saves (replacing) the officer's outcome. A station forwards a received complaint.
@@ -212,7 +218,12 @@ impl Store {
     /// abandoned, carried over). A record not waiting or in a call: `Invalid`; unknown:
     /// `NotFound`.
     pub async fn place(&self, place: &QueuePlace) -> Result<(), StoreError> {
-        on_backend!(self, place(place))
+        on_backend!(self, place(place, None))
+    }
+
+    /// [`Store::place`] on behalf of a desk's owner (see [`Store::apply_fenced`]).
+    pub async fn place_fenced(&self, place: &QueuePlace, fence: &Fence) -> Result<(), StoreError> {
+        on_backend!(self, place(place, Some(fence)))
     }
 
     /// The desk's waiting room as the last run left it: records waiting or in a call, in

@@ -107,6 +107,16 @@ pub struct DeskLease {
     pub counts: DeskCounts,
 }
 
+/// A record write made on behalf of a desk's owner: refused (`StoreError::Fenced`) unless
+/// `node` still holds the desk's lease in `epoch`, so that a node that lost a desk cannot
+/// write into the room another node has taken over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub desk: DeskId,
+    pub node: String,
+    pub epoch: u64,
+}
+
 /// How many are waiting, in a call, and on duty at a desk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeskCounts {

@@ -182,6 +182,13 @@ pub(super) const RENEW_LEASE: &str = "\
 /// Gives a held lease up at once (a clean stop), so another node need not wait for it.
 pub(super) const RELEASE_LEASE: &str = "\
     UPDATE desk_leases SET lease_until = 0 WHERE desk = $1 AND node_id = $2 AND epoch = $3";
+/// The fence of a write (see `Fence`): the lease still held by this node in this epoch.
+/// `FOR SHARE` on PostgreSQL (see `postgres::LEASE_FENCE`) keeps a takeover's UPDATE
+/// waiting until the write has committed.
+pub(super) const LEASE_FENCE: &str =
+    "SELECT epoch FROM desk_leases WHERE desk = $1 AND node_id = $2 AND epoch = $3";
+pub(super) const LEASE_FENCE_FOR_SHARE: &str = "SELECT epoch FROM desk_leases \
+    WHERE desk = $1 AND node_id = $2 AND epoch = $3 FOR SHARE";
 pub(super) const SELECT_LEASES: &str = "\
     SELECT desk, node_id, node_url, epoch, lease_until, waiting, in_call, officers \
     FROM desk_leases ORDER BY desk";

@@ -99,3 +99,57 @@ pub(super) async fn racing_nodes_never_both_win_a_desk(s: &Store) {
     let held = s.leases().await.unwrap();
     assert_eq!(held[0].node, winners[0]);
 }
+
+pub(super) async fn writes_under_a_lost_lease_are_refused(s: &Store) {
+    let d = desk("prayagraj");
+    let t0 = t("2026-03-10T04:00:00Z");
+    let secs = |n: i64| t0 + jiff::SignedDuration::from_secs(n);
+    let (id, _) = create_at(s, "2026-03-10T04:00:00Z").await;
+    let place = |seq| QueuePlace {
+        id,
+        desk: d.clone(),
+        class: QueueClass::Normal,
+        seq,
+        at: t0,
+    };
+    let fence = |node: &str, epoch| Fence {
+        desk: d.clone(),
+        node: node.to_owned(),
+        epoch,
+    };
+    assert_eq!(
+        s.claim_lease(&d, A, "http://a", t0, secs(10))
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    s.place_fenced(&place(1), &fence(A, 1)).await.unwrap();
+    // B takes the desk over: A's writes are refused, and change nothing.
+    assert_eq!(
+        s.claim_lease(&d, B, "http://b", secs(10), secs(20))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    let left = RecordEvent::Abandoned {
+        id,
+        at: secs(11),
+        reason: "grace_expired".into(),
+    };
+    let refused = s.place_fenced(&place(2), &fence(A, 1)).await;
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    let refused = s.apply_fenced(left.clone(), &fence(A, 1)).await;
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    let room = s.waiting_room(&d).await.unwrap();
+    assert_eq!(room[0].place, Some((QueueClass::Normal, 1)));
+    assert_eq!(must_get(s, id).await.disposition, Disposition::Waiting);
+    // The new owner's writes go through; so do unfenced ones (a single node).
+    s.place_fenced(&place(3), &fence(B, 2)).await.unwrap();
+    s.apply_fenced(left, &fence(B, 2)).await.unwrap();
+    assert_eq!(must_get(s, id).await.disposition, Disposition::Abandoned);
+    let refused = s.place_fenced(&place(4), &fence(B, 3)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "a later epoch is not held yet"
+    );
+}

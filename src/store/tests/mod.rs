@@ -157,6 +157,7 @@ conformance!(
     audit::audit_log_refuses_changes,
     leases::a_lease_has_one_holder_until_it_expires,
     leases::racing_nodes_never_both_win_a_desk,
+    leases::writes_under_a_lost_lease_are_refused,
 );
 
 /// Runs `stmt` directly on the store's database, bypassing the store: what a script
