@@ -4,14 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::config::Config;
+use crate::cluster::{Cluster, Node};
+use crate::config::{Config, DeskConfig};
 use crate::core::ids::DeskId;
 use crate::desk::{
-    load_saved, spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle, RecordJob,
+    load_saved, spawn_desk, spawn_record_writer, Clock, ConnId, DeskHandle, Fences, RecordJob,
 };
 use crate::http::limits::Limits;
 use crate::sfu::{MediaConfig, Sfu};
@@ -26,7 +27,14 @@ pub struct App {
 struct Inner {
     config: Config,
     store: Store,
-    desks: BTreeMap<DeskId, DeskHandle>,
+    /// The desks this node owns: every configured desk on a single node; with clustering,
+    /// those whose lease it holds. A std lock: held only to look up, insert or remove,
+    /// never across an `.await`.
+    desks: RwLock<BTreeMap<DeskId, DeskHandle>>,
+    /// This node in a cluster; `None` on a single node.
+    cluster: Option<Cluster>,
+    /// The lease epochs the record writer fences its writes with (cluster only).
+    fences: Option<Arc<Fences>>,
     clock: Clock,
     next_conn: AtomicU64,
     ready: AtomicBool,
@@ -91,14 +99,19 @@ impl App {
         } else {
             None
         };
-        let (records, _writer) = spawn_record_writer(store.clone());
+        let node = config.cluster.as_ref().map(|c| Node::new(c, local));
+        let fences = node.as_ref().map(|n| Arc::new(Fences::new(n.id.clone())));
+        let (records, _writer) = spawn_record_writer(store.clone(), fences.clone());
         let mut desks = BTreeMap::new();
-        for d in &config.desks {
-            let saved = load_saved(&store, &d.id).await?;
-            desks.insert(
-                d.id.clone(),
-                spawn_desk(d, clock, records.clone(), saved, media.clone()),
-            );
+        // With clustering, desks start as their leases are taken (`crate::cluster`).
+        if config.cluster.is_none() {
+            for d in &config.desks {
+                let saved = load_saved(&store, &d.id).await?;
+                desks.insert(
+                    d.id.clone(),
+                    spawn_desk(d, clock, records.clone(), saved, media.clone()),
+                );
+            }
         }
         let category_keys = config.category_keys();
         let limits = Limits::new(&config.limits);
@@ -115,7 +128,9 @@ impl App {
             inner: Arc::new(Inner {
                 config,
                 store,
-                desks,
+                desks: RwLock::new(desks),
+                cluster: node.map(Cluster::new),
+                fences,
                 clock,
                 next_conn: AtomicU64::new(1),
                 ready: AtomicBool::new(true),
@@ -139,7 +154,58 @@ impl App {
                 }
             }
         });
+        if let Some(c) = &app.inner.cluster {
+            c.start(app.clone()).await?;
+        }
         Ok(app)
+    }
+
+    /// Starts the desk's actor with its saved room (this node has just taken its lease in
+    /// `epoch`; its record notes are written under that epoch).
+    pub async fn adopt(&self, id: &DeskId, epoch: u64) -> Result<(), crate::store::StoreError> {
+        let Some(cfg) = self.desk_config(id.as_str()) else {
+            return Ok(());
+        };
+        if let Some(f) = &self.inner.fences {
+            f.set(id, epoch);
+        }
+        let saved = load_saved(&self.inner.store, id).await?;
+        let handle = spawn_desk(
+            cfg,
+            self.inner.clock,
+            self.inner.records.clone(),
+            saved,
+            self.inner.media.clone(),
+        );
+        let old = self
+            .inner
+            .desks
+            .write()
+            .expect("the desk map's lock is never held across a panic")
+            .insert(id.clone(), handle);
+        if let Some(old) = old {
+            old.stop().await;
+        }
+        Ok(())
+    }
+
+    /// Stops serving the desk here (its lease is lost or given up): its connections are
+    /// told to reconnect, and its actor stops.
+    pub async fn hand_over(&self, id: &DeskId) {
+        let handle = self
+            .inner
+            .desks
+            .write()
+            .expect("the desk map's lock is never held across a panic")
+            .remove(id);
+        if let Some(h) = handle {
+            h.hand_over().await;
+        }
+    }
+
+    /// This node in a cluster, if clustering is on.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.inner.cluster.as_ref()
     }
 
     /// The SFU, unless media is turned off.
@@ -164,12 +230,50 @@ impl App {
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
     }
-    pub fn desks(&self) -> impl Iterator<Item = &DeskHandle> {
-        self.inner.desks.values()
+    /// The desks this node serves now.
+    pub fn desks(&self) -> Vec<DeskHandle> {
+        let desks = self
+            .inner
+            .desks
+            .read()
+            .expect("the desk map's lock is never held across a panic");
+        desks.values().cloned().collect()
     }
-    pub fn desk(&self, id: &str) -> Option<&DeskHandle> {
+    /// The desk's live handle, if this node serves it now.
+    pub fn desk(&self, id: &str) -> Option<DeskHandle> {
         let id = DeskId::parse(id).ok()?;
-        self.inner.desks.get(&id)
+        let desks = self
+            .inner
+            .desks
+            .read()
+            .expect("the desk map's lock is never held across a panic");
+        desks.get(&id).cloned()
+    }
+    /// Every configured desk with its status: live for the desks served here, from the
+    /// schedule for those served by another node.
+    pub fn desk_list(&self) -> Vec<sunwai_signaling::DeskInfo> {
+        let now = self.inner.clock.now();
+        self.inner
+            .config
+            .desks
+            .iter()
+            .map(|cfg| {
+                let status = match self.desk(cfg.id.as_str()) {
+                    Some(d) => d.status(),
+                    None => crate::desk::scheduled_status(cfg, now),
+                };
+                sunwai_signaling::DeskInfo {
+                    id: cfg.id.to_string(),
+                    name: cfg.name.clone(),
+                    window: crate::http::translate::desk_window_info(&status),
+                }
+            })
+            .collect()
+    }
+
+    /// A configured desk, wherever it is served.
+    pub fn desk_config(&self, id: &str) -> Option<&DeskConfig> {
+        self.inner.config.desks.iter().find(|d| d.id.as_str() == id)
     }
     pub fn category_keys(&self) -> &[String] {
         &self.inner.category_keys
@@ -187,13 +291,24 @@ impl App {
     /// Drains every desk (no joins, no new calls) and waits until no call or offer is left
     /// or `deadline` has passed. Returns whether every desk became idle in time.
     pub async fn drain(&self, deadline: std::time::Duration) -> bool {
-        let all = futures_util::future::join_all(self.desks().map(|d| d.drain()));
+        let desks = self.desks();
+        let all = futures_util::future::join_all(desks.iter().map(|d| d.drain()));
         tokio::time::timeout(deadline, all).await.is_ok()
     }
 
     /// Stops every desk actor, leaving each room as it is for the next start.
     pub async fn stop_desks(&self) {
-        futures_util::future::join_all(self.desks().map(|d| d.stop())).await;
+        let desks = self.desks();
+        futures_util::future::join_all(desks.iter().map(|d| d.stop())).await;
+    }
+
+    /// With clustering: stops taking and renewing leases and gives up those held, so that
+    /// other nodes take the desks over at once. Call after the desks stopped and their
+    /// records were written.
+    pub async fn release_leases(&self) {
+        if let Some(c) = &self.inner.cluster {
+            c.release_all().await;
+        }
     }
 
     /// Waits until every record note queued so far is written.

@@ -369,6 +369,14 @@ pub async fn config_cmd(what: ConfigCmd) -> anyhow::Result<()> {
         ConfigCmd::Check { common } => {
             let c = load_config(&common, None)?;
             println!("listen {}; records in {}", c.listen, c.database);
+            if let Some(k) = &c.cluster {
+                let url = k.advertise_url.as_deref().unwrap_or("the bound address");
+                println!(
+                    "cluster node {} at {url}, leases of {} s",
+                    k.node_id,
+                    k.lease.as_secs()
+                );
+            }
             for d in &c.desks {
                 println!(
                     "desk {} ({}), references {}-YYYY-NNNNNN",

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod chaos;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod demo;
@@ -109,7 +110,7 @@ async fn drain(app: &App) {
         "shutting down: no new joins; calls in progress may finish"
     );
     if !app.drain(grace).await {
-        let calls: u32 = app.desks().map(|d| d.status().in_call).sum();
+        let calls: u32 = app.desks().iter().map(|d| d.status().in_call).sum();
         if calls > 0 {
             tracing::warn!(
                 calls,
@@ -121,5 +122,6 @@ async fn drain(app: &App) {
     // as citizens and officers leaving.
     app.stop_desks().await;
     app.flush_records().await;
+    app.release_leases().await;
     app.close_connections();
 }

@@ -12,8 +12,10 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 mod cidr;
+mod cluster;
 mod database;
 pub use cidr::Cidr;
+pub use cluster::{ClusterFile, ClusterSettings};
 pub use database::{redacted, Database, DatabaseUrl};
 
 use crate::core::ids::DeskId;
@@ -144,6 +146,7 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub limits: Limits,
     pub media: MediaFile,
+    pub cluster: ClusterFile,
     /// Seconds calls in progress may go on after SIGTERM before the server stops anyway.
     pub shutdown_grace_secs: u32,
     pub categories: Vec<Labelled>,
@@ -216,6 +219,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub limits: Limits,
     pub media: MediaSettings,
+    /// Several nodes sharing the database; `None` when this node owns every desk.
+    pub cluster: Option<ClusterSettings>,
     /// How long calls in progress may go on after a shutdown is asked for.
     pub shutdown_grace: std::time::Duration,
     pub categories: Vec<Labelled>,
@@ -439,6 +444,7 @@ impl FileConfig {
                 ))
             }
         };
+        let cluster = self.cluster.validate(&database, tls.is_some())?;
         let l = &self.limits;
         for (name, v) in [
             (
@@ -528,6 +534,7 @@ impl FileConfig {
             tls,
             limits: self.limits,
             media,
+            cluster,
             shutdown_grace: std::time::Duration::from_secs(u64::from(self.shutdown_grace_secs)),
             categories: self.categories,
             stations: self.stations,

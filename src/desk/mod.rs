@@ -27,7 +27,7 @@ use crate::sfu::Sfu;
 
 pub use clock::Clock;
 pub use outbox::{ConnId, DeskView, EntryInfo, Inbox, Outbound, Outbox, OUTBOX_CAPACITY};
-pub use records::{load_saved, room_class, spawn_record_writer, RecordJob};
+pub use records::{load_saved, room_class, spawn_record_writer, Fences, RecordJob};
 
 /// Messages a desk may have queued before senders wait.
 const MAILBOX: usize = 1024;
@@ -103,6 +103,11 @@ enum Msg {
     /// The process is about to end: stop here, leaving the room as it is (what is still
     /// in progress is restored at the next start), and ignore the goodbyes that follow.
     Stop {
+        reply: oneshot::Sender<()>,
+    },
+    /// This node no longer owns the desk (see `crate::cluster`): tell every connection to
+    /// reconnect, and stop as for [`Msg::Stop`]; the new owner restores the room.
+    HandOver {
         reply: oneshot::Sender<()>,
     },
 }
@@ -258,6 +263,15 @@ impl DeskHandle {
         }
     }
 
+    /// Hands the desk over (see [`Msg::HandOver`]): its connections are told to go, then
+    /// the actor stops.
+    pub async fn hand_over(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::HandOver { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     fn send_later(&self, msg: Msg) {
         if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
             let tx = self.tx.clone();
@@ -370,6 +384,14 @@ impl Actor {
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(Msg::Stop { reply }) => {
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(Msg::HandOver { reply }) => {
+                        let conns = self.citizens.values().chain(self.officers.values());
+                        for out in conns.chain(self.watchers.iter()) {
+                            out.push(Outbound::Moved);
+                        }
                         let _ = reply.send(());
                         break;
                     }
@@ -505,7 +527,7 @@ impl Actor {
                 self.drained.push(reply);
             }
             // Handled by the loop in `run`.
-            Msg::Stop { reply } => {
+            Msg::Stop { reply } | Msg::HandOver { reply } => {
                 let _ = reply.send(());
             }
         }
@@ -692,6 +714,19 @@ impl Actor {
         metrics::gauge!("sunwai_officers_on_duty", "desk" => desk.clone()).set(officers_on_duty);
         metrics::gauge!("sunwai_calls_today", "desk" => desk).set(calls_today);
         self.status.send_replace(status);
+    }
+}
+
+/// What can be said about a desk this node does not serve: its configured schedule at
+/// `now` (without supervisor overrides), and no counts.
+pub fn scheduled_status(cfg: &DeskConfig, now: Timestamp) -> DeskStatus {
+    let (window, next_window) = window_and_next(&Schedule::new(cfg.schedule.clone()), now);
+    DeskStatus {
+        window,
+        next_window,
+        waiting: 0,
+        in_call: 0,
+        officers_on_duty: 0,
     }
 }
 

@@ -42,6 +42,9 @@ pub enum Outbound {
     Desk(Arc<DeskView>),
     /// Another connection took over this one's place (a second tab, a reload).
     Superseded,
+    /// The desk moved to another node (this one lost its lease): reconnect to be routed
+    /// there.
+    Moved,
 }
 
 #[derive(Clone, Debug)]

@@ -3,6 +3,8 @@
 //! slows the desks down rather than losing a record. A desk that must not answer before
 //! its notes are on disk sends [`RecordJob::Flushed`] after them and waits for that.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -10,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::ids::DeskId;
 use crate::core::room::{Class, RecordNote, Saved};
-use crate::store::{Disposition, QueueClass, QueuePlace, RecordEvent, Store, StoreError};
+use crate::store::{Disposition, Fence, QueueClass, QueuePlace, RecordEvent, Store, StoreError};
 
 use super::{EntryInfo, SavedEntry};
 
@@ -36,10 +38,53 @@ pub enum Write {
 }
 
 impl Write {
-    async fn run(&self, store: &Store) -> Result<(), StoreError> {
-        match self {
-            Write::Event(ev) => store.apply(ev.clone()).await,
-            Write::Place(p) => store.place(p).await,
+    async fn run(&self, store: &Store, fence: Option<&Fence>) -> Result<(), StoreError> {
+        match (self, fence) {
+            (Write::Event(ev), None) => store.apply(ev.clone()).await,
+            (Write::Event(ev), Some(f)) => store.apply_fenced(ev.clone(), f).await,
+            (Write::Place(p), None) => store.place(p).await,
+            (Write::Place(p), Some(f)) => store.place_fenced(p, f).await,
+        }
+    }
+}
+
+/// With several nodes: the lease epoch under which this node serves each desk. The record
+/// writer fences every write with it, so that notes still queued when a desk was taken
+/// over by another node are refused instead of written into the room the new owner
+/// restored. A std lock, held only to read or set one entry.
+#[derive(Debug)]
+pub struct Fences {
+    node: String,
+    epochs: Mutex<HashMap<DeskId, u64>>,
+}
+
+impl Fences {
+    pub fn new(node: String) -> Fences {
+        Fences {
+            node,
+            epochs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// This node serves `desk` from now on, in `epoch`.
+    pub fn set(&self, desk: &DeskId, epoch: u64) {
+        self.epochs
+            .lock()
+            .expect("the fences' lock is never held across a panic")
+            .insert(desk.clone(), epoch);
+    }
+
+    /// The fence for a write about `desk`. Epoch 0, which no lease has, for a desk never
+    /// served here: such a write is refused.
+    fn fence(&self, desk: &DeskId) -> Fence {
+        let epochs = self
+            .epochs
+            .lock()
+            .expect("the fences' lock is never held across a panic");
+        Fence {
+            desk: desk.clone(),
+            node: self.node.clone(),
+            epoch: epochs.get(desk).copied().unwrap_or(0),
         }
     }
 }
@@ -178,13 +223,20 @@ pub fn to_event(note: RecordNote, at: Timestamp) -> RecordEvent {
     }
 }
 
-/// Starts the writer; it ends when every sender is gone and the queue is drained.
-pub fn spawn_record_writer(store: Store) -> (mpsc::Sender<RecordJob>, tokio::task::JoinHandle<()>) {
+/// Starts the writer; it ends when every sender is gone and the queue is drained. With
+/// `fences` (several nodes) every write is fenced by this node's lease on its desk.
+pub fn spawn_record_writer(
+    store: Store,
+    fences: Option<Arc<Fences>>,
+) -> (mpsc::Sender<RecordJob>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<RecordJob>(RECORD_QUEUE);
     let task = tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
-            let write = match job {
-                RecordJob::Note { desk, note, at } => to_write(desk, note, at),
+            let (write, fence) = match job {
+                RecordJob::Note { desk, note, at } => {
+                    let fence = fences.as_ref().map(|f| f.fence(&desk));
+                    (to_write(desk, note, at), fence)
+                }
                 RecordJob::Flushed(done) => {
                     let _ = done.send(());
                     continue;
@@ -192,8 +244,13 @@ pub fn spawn_record_writer(store: Store) -> (mpsc::Sender<RecordJob>, tokio::tas
             };
             let mut delay = Duration::from_millis(50);
             for attempt in 1.. {
-                match write.run(&store).await {
+                match write.run(&store, fence.as_ref()).await {
                     Ok(()) => break,
+                    Err(e @ StoreError::Fenced(_)) => {
+                        tracing::error!(error = %e, ?write, "record write refused: another node has taken the desk over");
+                        metrics::counter!("sunwai_record_writes_fenced_total").increment(1);
+                        break;
+                    }
                     Err(e) if attempt < 8 && e.is_transient() => {
                         tracing::warn!(error = %e, attempt, "record write failed; retrying");
                         tokio::time::sleep(delay).await;

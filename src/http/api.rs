@@ -86,20 +86,50 @@ pub struct DeskOut {
     window: sunwai_signaling::WindowInfo,
     waiting: u32,
     officers_on_duty: u32,
+    /// With several nodes: the node serving the desk (`null` while it is being taken over).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<Option<String>>,
 }
 
+/// Every configured desk. In a cluster, a desk another node serves shows that node's counts
+/// as of its last lease renewal (a few seconds old at most) and the configured schedule's
+/// window.
 pub async fn desks(State(app): State<App>) -> Json<Vec<DeskOut>> {
+    let now = app.clock().now();
     Json(
-        app.desks()
+        app.config()
+            .desks
+            .iter()
             .map(|d| {
-                let s = d.status();
+                let (s, node) = match (app.desk(d.id.as_str()), app.cluster()) {
+                    (Some(h), None) => (h.status(), None),
+                    (Some(h), Some(c)) => (h.status(), Some(Some(c.node().id.clone()))),
+                    (None, cluster) => {
+                        let mut s = crate::desk::scheduled_status(d, now);
+                        let live = cluster
+                            .and_then(|c| c.last_lease(&d.id))
+                            .filter(|l| l.until > jiff::Timestamp::now());
+                        if let Some(l) = &live {
+                            s.waiting = l.counts.waiting;
+                            s.in_call = l.counts.in_call;
+                            s.officers_on_duty = l.counts.officers_on_duty;
+                        }
+                        (s, Some(live.map(|l| l.node)))
+                    }
+                };
                 DeskOut {
                     id: d.id.to_string(),
                     name: d.name.clone(),
-                    time_zone: d.time_zone.iana_name().unwrap_or("UTC").to_owned(),
+                    time_zone: d
+                        .schedule
+                        .time_zone()
+                        .iana_name()
+                        .unwrap_or("UTC")
+                        .to_owned(),
                     window: translate::desk_window_info(&s),
                     waiting: s.waiting,
                     officers_on_duty: s.officers_on_duty,
+                    node,
                 }
             })
             .collect(),
@@ -133,7 +163,8 @@ pub async fn written_complaint(
     Path(desk): Path<String>,
     Body(intake): Body<IntakeMsg>,
 ) -> Result<(StatusCode, Json<CreatedOut>), ApiError> {
-    let desk = app.desk(&desk).cloned().ok_or(ApiError::NotFound)?;
+    // Any node takes a written complaint: it needs the desk's settings, not its room.
+    let desk = app.desk_config(&desk).ok_or(ApiError::NotFound)?;
     app.limits().written_complaint(ip)?;
     let intake = intake_from_wire(&intake, app.category_keys())
         .map_err(|e| ApiError::BadRequest(e.to_string(), Some(e.field())))?;
@@ -147,7 +178,7 @@ pub async fn written_complaint(
         id: EntryId::new_random(),
         desk: desk.id.clone(),
         prefix: desk.prefix.clone(),
-        tz: desk.time_zone.clone(),
+        tz: desk.schedule.time_zone().clone(),
         channel: Channel::Written,
         intake,
         created_at: app.clock().now(),
@@ -436,8 +467,8 @@ pub async fn records_csv(
     let tz = f
         .desk
         .as_ref()
-        .and_then(|d| app.desk(d.as_str()))
-        .map(|d| d.time_zone.clone())
+        .and_then(|d| app.desk_config(d.as_str()))
+        .map(|d| d.schedule.time_zone().clone())
         .unwrap_or_else(|| {
             jiff::tz::TimeZone::get("Asia/Kolkata").unwrap_or(jiff::tz::TimeZone::UTC)
         });

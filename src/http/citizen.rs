@@ -91,7 +91,15 @@ impl Conn {
             self.reply_err(Some(id), ErrorCode::OutOfOrder, "already in a waiting room");
             return;
         }
-        let Some(desk) = self.app.desk(desk_id).cloned() else {
+        let Some(desk) = self.app.desk(desk_id) else {
+            let join = ClientMsg::Join {
+                id,
+                desk: desk_id.to_owned(),
+                intake: intake.clone(),
+            };
+            if self.relay_join(&join, desk_id, id).await {
+                return;
+            }
             self.reply_err(
                 Some(id),
                 ErrorCode::UnknownDesk,
@@ -219,7 +227,7 @@ impl Conn {
                 return None;
             }
         };
-        let desk = self.app.desk(record.desk.as_str())?.clone();
+        let desk = self.app.desk(record.desk.as_str())?;
         let entry = record.id;
         let (state, attached) = match desk.attach(entry, self.outbox.clone()).await {
             Ok(AttachedAs::Waiting) => ("waiting", true),

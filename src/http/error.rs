@@ -19,6 +19,9 @@ pub enum ApiError {
     RateLimited(std::time::Duration),
     #[error("internal error")]
     Internal(String),
+    /// Another node serves the desk and cannot be reached just now (several nodes).
+    #[error("the desk's server cannot be reached just now; try again in a few seconds")]
+    Unavailable(String),
 }
 
 #[derive(Serialize)]
@@ -40,6 +43,10 @@ impl IntoResponse for ApiError {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "request not forwarded");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None)
             }
         };
         let retry = match &self {

@@ -3,10 +3,13 @@
 
 mod api;
 mod citizen;
+mod elsewhere;
 mod error;
 pub mod limits;
 mod media;
 mod pages;
+mod remote;
+mod route;
 mod staff;
 pub mod translate;
 mod wallboard;
@@ -31,7 +34,7 @@ const WS_FRAME_LIMIT: usize = 1024 * 1024;
 pub const SESSION_COOKIE: &str = "sunwai_session";
 
 pub fn router(app: App) -> Router {
-    let forecasts = wallboard::ForecastCache::new(app.desks());
+    let forecasts = wallboard::ForecastCache::new(app.config().desks.iter().map(|d| &d.id));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -94,7 +97,8 @@ async fn ws_upgrade(
     }
     let cookie = session_cookie(&headers);
     let ip = limits::client_ip(peer, &headers, app.config());
+    let relayed = headers.contains_key(crate::cluster::relay::RELAYED_HEADER);
     ws.max_message_size(WS_FRAME_LIMIT)
         .max_frame_size(WS_FRAME_LIMIT)
-        .on_upgrade(move |socket| ws::run(app, socket, cookie, ip))
+        .on_upgrade(move |socket| ws::run(app, socket, cookie, ip, relayed))
 }

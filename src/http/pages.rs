@@ -54,7 +54,7 @@ pub fn router() -> Router<App> {
 /// the reader's language) but with a 404 status.
 async fn desk_page(State(app): State<App>, Path(desk): Path<String>, h: HeaderMap) -> Response {
     let mut r = file("index.html", &h);
-    if app.desk(&desk).is_none() && r.status() == StatusCode::OK {
+    if app.desk_config(&desk).is_none() && r.status() == StatusCode::OK {
         *r.status_mut() = StatusCode::NOT_FOUND;
     }
     r

@@ -35,7 +35,7 @@ fn desk_for(conn: &Conn, u: &User, desk: Option<&str>) -> Result<DeskHandle, (Er
             ErrorCode::NotAllowed,
             format!("you are not assigned to desk {wanted:?}"),
         )),
-        _ => Ok(handle.clone()),
+        _ => Ok(handle),
     }
 }
 
@@ -71,6 +71,13 @@ pub async fn staff_msg(conn: &mut Conn, role: Role, msg: ClientMsg) {
         let m = format!("{} may not send {}", role.as_str(), msg.type_name());
         conn.reply_err(re, ErrorCode::NotAllowed, m);
         return;
+    }
+    // A desk another node serves: over a link to that node (which checks the role again).
+    if let (Some(desk), Some(id)) = (super::remote::desk_of(&msg), re) {
+        let own = u.desk.as_ref().is_none_or(|d| d.as_str() == desk);
+        if own && conn.send_remote(desk, &msg, id).await {
+            return;
+        }
     }
     match msg {
         ClientMsg::GoOnDuty { id } => {

@@ -11,14 +11,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::api::Staff;
+use super::api::{ClientIp, Staff};
 use super::error::ApiError;
 use crate::app::App;
 use crate::core::ids::DeskId;
@@ -54,16 +56,18 @@ pub struct ForecastCache {
 }
 
 impl ForecastCache {
-    pub fn new<'a>(desks: impl Iterator<Item = &'a DeskHandle>) -> Arc<Self> {
+    pub fn new<'a>(desks: impl Iterator<Item = &'a DeskId>) -> Arc<Self> {
         Arc::new(ForecastCache {
-            desks: desks.map(|d| (d.id.clone(), Mutex::new(None))).collect(),
+            desks: desks.map(|d| (d.clone(), Mutex::new(None))).collect(),
             running: Semaphore::new(1),
         })
     }
 }
 
 /// The desk, if `user` is a supervisor who may see it.
-fn supervised<'a>(app: &'a App, user: &User, desk: &str) -> Result<&'a DeskHandle, ApiError> {
+/// A desk another node of a cluster serves is not here: the handlers forward those first
+/// (`super::elsewhere`).
+fn supervised(app: &App, user: &User, desk: &str) -> Result<DeskHandle, ApiError> {
     if user.role != Role::Supervisor {
         return Err(ApiError::Forbidden);
     }
@@ -234,14 +238,20 @@ pub async fn today(
     State(app): State<App>,
     Staff(user): Staff,
     Path(desk): Path<String>,
-) -> Result<Json<TodayOut>, ApiError> {
+    OriginalUri(uri): OriginalUri,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(r) = super::elsewhere::forwarded(&app, &user, &desk, &uri, &headers, ip).await {
+        return r;
+    }
     let desk = supervised(&app, &user, &desk)?;
     let now = app.clock().now();
     let midnight = local_midnight(now, &desk.time_zone);
     let records = video_records(&app, &desk.id, midnight).await?;
     let joined: Vec<Joined> = records.iter().map(Joined::from).collect();
-    let window = todays_window(&app, desk, now);
-    Ok(Json(chart(window, &joined, now, midnight)))
+    let window = todays_window(&app, &desk, now);
+    Ok(Json(chart(window, &joined, now, midnight)).into_response())
 }
 
 // ---- the forecast ----------------------------------------------------------------------------
@@ -276,7 +286,13 @@ pub async fn forecast(
     Extension(cache): Extension<Arc<ForecastCache>>,
     Staff(user): Staff,
     Path(desk): Path<String>,
-) -> Result<Json<ForecastOut>, ApiError> {
+    OriginalUri(uri): OriginalUri,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(r) = super::elsewhere::forwarded(&app, &user, &desk, &uri, &headers, ip).await {
+        return r;
+    }
     let desk = supervised(&app, &user, &desk)?;
     let slot = cache.desks.get(&desk.id).ok_or(ApiError::NotFound)?;
     // Held while computing: a second supervisor waits for this answer instead of
@@ -284,7 +300,7 @@ pub async fn forecast(
     let mut cached = slot.lock().await;
     if let Some(f) = cached.as_ref() {
         if app.clock().now().duration_since(f.at) < FORECAST_FRESH {
-            return Ok(Json(f.clone()));
+            return Ok(Json(f.clone()).into_response());
         }
     }
     let _turn = cache
@@ -292,9 +308,9 @@ pub async fn forecast(
         .acquire()
         .await
         .map_err(|_| ApiError::Internal("forecast guard closed".into()))?;
-    let fresh = compute(&app, desk).await?;
+    let fresh = compute(&app, &desk).await?;
     *cached = Some(fresh.clone());
-    Ok(Json(fresh))
+    Ok(Json(fresh).into_response())
 }
 
 async fn compute(app: &App, desk: &DeskHandle) -> Result<ForecastOut, ApiError> {

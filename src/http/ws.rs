@@ -46,6 +46,16 @@ pub struct Conn {
     pub cookie_session: Option<String>,
     /// The client's address (for per-address limits).
     pub ip: IpAddr,
+    /// Relayed here by another node of the cluster: served here or refused, never relayed
+    /// on (see `crate::cluster::relay`).
+    pub relayed: bool,
+    /// Set when this connection is to be relayed to the node that owns its desk; the
+    /// serving loop then passes frames through until either side closes.
+    pub relay: Option<crate::cluster::relay::Upstream>,
+    /// Links to the nodes serving desks a supervisor acts on from here.
+    pub links: super::remote::Links,
+    /// The staff session this connection signed in with (for those links).
+    pub staff_session: Option<String>,
     limiter: DefaultDirectRateLimiter,
     /// Messages refused for exceeding the rate; past `ABUSE_AFTER` the connection is closed.
     refused: u32,
@@ -53,10 +63,17 @@ pub struct Conn {
     close: Option<(u16, &'static str)>,
 }
 
-pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>, ip: IpAddr) {
+pub async fn run(
+    app: App,
+    socket: WebSocket,
+    cookie_session: Option<String>,
+    ip: IpAddr,
+    relayed: bool,
+) {
     let id = app.next_conn();
     let limiter = RateLimiter::direct(app.limits().messages);
     let (outbox, inbox) = Outbox::new(id);
+    let (links, remote) = super::remote::Links::new();
     let mut conn = Conn {
         app,
         id,
@@ -69,17 +86,26 @@ pub async fn run(app: App, socket: WebSocket, cookie_session: Option<String>, ip
         watching: Vec::new(),
         cookie_session,
         ip,
+        relayed,
+        relay: None,
+        links,
+        staff_session: None,
         limiter,
         refused: 0,
         out: Vec::new(),
         close: None,
     };
-    conn.serve(socket, inbox).await;
+    conn.serve(socket, inbox, remote).await;
     conn.goodbye().await;
 }
 
 impl Conn {
-    async fn serve(&mut self, socket: WebSocket, mut inbox: Inbox) {
+    async fn serve(
+        &mut self,
+        socket: WebSocket,
+        mut inbox: Inbox,
+        mut remote: tokio::sync::mpsc::Receiver<super::remote::Remote>,
+    ) {
         let (mut sink, mut stream) = socket.split();
         let limits = &self.app.config().limits;
         let hello_timeout = Duration::from_secs(u64::from(limits.hello_timeout_secs));
@@ -106,6 +132,7 @@ impl Conn {
                     Some(out) => self.on_outbound(out),
                     None => return,
                 },
+                Some(r) = remote.recv() => self.on_remote(r),
                 () = inbox.slow.notified() => {
                     self.close = Some((close_code::POLICY, "too slow: messages were piling up"));
                 }
@@ -144,6 +171,13 @@ impl Conn {
                     reason: Utf8Bytes::from_static(reason),
                 };
                 let _ = sink.send(Message::Close(Some(frame))).await;
+                return;
+            }
+            if let Some(upstream) = self.relay.take() {
+                let closing = self.app.closing();
+                upstream
+                    .pump(&mut sink, &mut stream, idle_timeout, closing)
+                    .await;
                 return;
             }
         }
@@ -192,9 +226,9 @@ impl Conn {
                     v,
                     session,
                     ticket,
-                    lang: _,
+                    lang,
                 },
-            ) => self.hello(v, session, ticket).await,
+            ) => self.hello(v, session, ticket, lang).await,
             (None, _) => self.reply_err(re, ErrorCode::HelloRequired, "say hello first"),
             (Some(_), ClientMsg::Hello { .. }) => {
                 self.reply_err(None, ErrorCode::OutOfOrder, "hello was already said")
@@ -208,7 +242,13 @@ impl Conn {
         }
     }
 
-    async fn hello(&mut self, v: u32, session: Option<String>, ticket: Option<String>) {
+    async fn hello(
+        &mut self,
+        v: u32,
+        session: Option<String>,
+        ticket: Option<String>,
+        lang: Option<String>,
+    ) {
         if v != wire::PROTOCOL_VERSION {
             let m = format!(
                 "this server speaks protocol version {}",
@@ -218,6 +258,12 @@ impl Conn {
             self.close_with(close_code::POLICY, "unsupported protocol version");
             return;
         }
+        let hello = ClientMsg::Hello {
+            v,
+            session: session.clone(),
+            ticket: ticket.clone(),
+            lang,
+        };
         let session = session.or_else(|| self.cookie_session.clone());
         let mut resumed = None;
         let (role, name) = match session {
@@ -230,12 +276,20 @@ impl Conn {
                     .await
                 {
                     Ok(Some(user)) => {
+                        self.staff_session = Some(token.clone());
                         let role = match user.role {
                             Role::Officer => wire::Role::Officer,
                             Role::Supervisor => wire::Role::Supervisor,
                         };
                         let name = user.display_name.clone();
+                        let desk = user.desk.clone();
                         self.identity = Some(Identity::Staff(user));
+                        // Staff with a desk work where that desk is served.
+                        if let Some(desk) = desk {
+                            if self.relay_hello(&desk, &hello).await {
+                                return;
+                            }
+                        }
                         (role, Some(name))
                     }
                     Ok(None) => {
@@ -261,20 +315,17 @@ impl Conn {
             None => {
                 self.identity = Some(Identity::Citizen);
                 if let Some(ticket) = ticket {
+                    if let Some(desk) = self.ticket_desk_elsewhere(&ticket).await {
+                        if self.relay_hello(&desk, &hello).await {
+                            return;
+                        }
+                    }
                     resumed = self.resume(&ticket).await;
                 }
                 (wire::Role::Citizen, None)
             }
         };
-        let desks = self
-            .app
-            .desks()
-            .map(|d| wire::DeskInfo {
-                id: d.id.to_string(),
-                name: d.name.clone(),
-                window: translate::desk_window_info(&d.status()),
-            })
-            .collect();
+        let desks = self.app.desk_list();
         let welcome = wire::Welcome {
             v: wire::PROTOCOL_VERSION,
             role,
@@ -325,6 +376,13 @@ impl Conn {
                 self.citizen = None;
                 self.on_duty = None;
                 self.close_with(close_code::SUPERSEDED, "opened in another window");
+            }
+            Outbound::Moved => {
+                // The desk is gone from this node; the goodbyes would reach nobody.
+                self.citizen = None;
+                self.on_duty = None;
+                self.watching.clear();
+                self.close_with(close_code::GOING_AWAY, "desk moved: reconnect");
             }
         }
     }

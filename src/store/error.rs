@@ -23,6 +23,10 @@ pub enum StoreError {
     Database(String),
     #[error("export failed: {0}")]
     Export(String),
+    /// A write made under a desk lease this node no longer holds in that epoch: another
+    /// node has taken the desk over (several nodes; see [`super::Fence`]).
+    #[error("fenced: {0}")]
+    Fenced(String),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -122,7 +122,13 @@ impl Store {
 
     /// Records a queue or call event. Unknown id: `NotFound`.
     pub async fn apply(&self, ev: RecordEvent) -> Result<(), StoreError> {
-        on_backend!(self, apply(ev))
+        on_backend!(self, apply(ev, None))
+    }
+
+    /// [`Store::apply`] on behalf of a desk's owner: `Fenced` (and nothing written) unless
+    /// the fence's node still holds the desk's lease in its epoch.
+    pub async fn apply_fenced(&self, ev: RecordEvent, fence: &Fence) -> Result<(), StoreError> {
+        on_backend!(self, apply(ev, Some(fence)))
     }
 
     /// Saves (replacing) the officer's outcome. A station forwards a received complaint.
@@ -212,7 +218,12 @@ impl Store {
     /// abandoned, carried over). A record not waiting or in a call: `Invalid`; unknown:
     /// `NotFound`.
     pub async fn place(&self, place: &QueuePlace) -> Result<(), StoreError> {
-        on_backend!(self, place(place))
+        on_backend!(self, place(place, None))
+    }
+
+    /// [`Store::place`] on behalf of a desk's owner (see [`Store::apply_fenced`]).
+    pub async fn place_fenced(&self, place: &QueuePlace, fence: &Fence) -> Result<(), StoreError> {
+        on_backend!(self, place(place, Some(fence)))
     }
 
     /// The desk's waiting room as the last run left it: records waiting or in a call, in
@@ -220,6 +231,49 @@ impl Store {
     /// history. For restoring the room at start-up.
     pub async fn waiting_room(&self, desk: &DeskId) -> Result<Vec<OpenEntry>, StoreError> {
         on_backend!(self, waiting_room(desk))
+    }
+
+    /// Takes `desk`'s lease for `node` (reachable at `url`) until `until`, if nobody
+    /// holds it at `now`, or `node` held it last. The new epoch when taken; `None` while
+    /// another node holds it.
+    pub async fn claim_lease(
+        &self,
+        desk: &DeskId,
+        node: &str,
+        url: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<u64>, StoreError> {
+        on_backend!(self, leases::claim_lease(desk, node, url, now, until))
+    }
+
+    /// Extends `node`'s lease on `desk` to `until`, noting the desk's counts for the other
+    /// nodes' desk lists; `false` if it no longer holds it in
+    /// `epoch` (another node took the desk over).
+    pub async fn renew_lease(
+        &self,
+        desk: &DeskId,
+        node: &str,
+        epoch: u64,
+        until: Timestamp,
+        counts: DeskCounts,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, leases::renew_lease(desk, node, epoch, until, counts))
+    }
+
+    /// Gives `node`'s lease on `desk` up at once; `false` if it no longer held it.
+    pub async fn release_lease(
+        &self,
+        desk: &DeskId,
+        node: &str,
+        epoch: u64,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, leases::release_lease(desk, node, epoch))
+    }
+
+    /// Every desk's lease, expired or not, by desk.
+    pub async fn leases(&self) -> Result<Vec<DeskLease>, StoreError> {
+        on_backend!(self, leases::leases())
     }
 
     /// Checks the database's structure and foreign keys. `Ok(())` when sound; otherwise

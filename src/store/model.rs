@@ -93,6 +93,38 @@ pub struct QueuePlace {
     pub at: Timestamp,
 }
 
+/// Which node owns a desk's waiting room, until when (see `migrations/*/0004_desk_leases.sql`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeskLease {
+    pub desk: DeskId,
+    pub node: String,
+    /// Where other nodes reach the owner's HTTP listener.
+    pub url: String,
+    /// Goes up by one every time the desk changes hands.
+    pub epoch: u64,
+    pub until: Timestamp,
+    /// The desk's counts as of the owner's last renewal.
+    pub counts: DeskCounts,
+}
+
+/// A record write made on behalf of a desk's owner: refused (`StoreError::Fenced`) unless
+/// `node` still holds the desk's lease in `epoch`, so that a node that lost a desk cannot
+/// write into the room another node has taken over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub desk: DeskId,
+    pub node: String,
+    pub epoch: u64,
+}
+
+/// How many are waiting, in a call, and on duty at a desk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeskCounts {
+    pub waiting: u32,
+    pub in_call: u32,
+    pub officers_on_duty: u32,
+}
+
 /// A record still in a desk's waiting room (waiting or in a call), with its place if one
 /// was written.
 #[derive(Clone, Debug)]

@@ -42,6 +42,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const MAX_CONNECTIONS: u32 = 10;
 
 const SELECT_FOR_UPDATE: &str = sql::SELECT_BY_ID_FOR_UPDATE;
+/// A fenced write locks the lease row (shared) until it commits, so a takeover cannot
+/// slip in between the check and the commit.
+const LEASE_FENCE: &str = sql::LEASE_FENCE_FOR_SHARE;
 
 /// Connects to `url` (`postgres://user:password@host:port/database`, or any form
 /// PostgreSQL's own clients accept as a URL) and brings the schema up to date. Several

@@ -161,3 +161,34 @@ pub(super) const INSERT_AUDIT: &str = "\
     INSERT INTO audit_log \
         (at, actor_kind, actor_id, actor_name, action, record_id, reference, address, detail) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// Takes a desk's lease for a node: a desk nobody holds, one whose lease has expired (at
+/// `$4`), or one this node held before (it restarted with the same id). A change of hands
+/// bumps `epoch`. One statement, so two nodes racing for a desk cannot both win: the one
+/// whose row comes back holds it.
+pub(super) const CLAIM_LEASE: &str = "\
+    INSERT INTO desk_leases (desk, node_id, node_url, epoch, lease_until) \
+    VALUES ($1, $2, $3, 1, $5) \
+    ON CONFLICT (desk) DO UPDATE SET \
+        node_id = excluded.node_id, node_url = excluded.node_url, \
+        epoch = desk_leases.epoch + 1, lease_until = excluded.lease_until, \
+        waiting = 0, in_call = 0, officers = 0 \
+    WHERE desk_leases.lease_until <= $4 OR desk_leases.node_id = excluded.node_id \
+    RETURNING epoch";
+/// Extends a lease the node still holds in the same epoch, with the desk's counts.
+pub(super) const RENEW_LEASE: &str = "\
+    UPDATE desk_leases SET lease_until = $4, waiting = $5, in_call = $6, officers = $7 \
+    WHERE desk = $1 AND node_id = $2 AND epoch = $3";
+/// Gives a held lease up at once (a clean stop), so another node need not wait for it.
+pub(super) const RELEASE_LEASE: &str = "\
+    UPDATE desk_leases SET lease_until = 0 WHERE desk = $1 AND node_id = $2 AND epoch = $3";
+/// The fence of a write (see `Fence`): the lease still held by this node in this epoch.
+/// `FOR SHARE` on PostgreSQL (see `postgres::LEASE_FENCE`) keeps a takeover's UPDATE
+/// waiting until the write has committed.
+pub(super) const LEASE_FENCE: &str =
+    "SELECT epoch FROM desk_leases WHERE desk = $1 AND node_id = $2 AND epoch = $3";
+pub(super) const LEASE_FENCE_FOR_SHARE: &str = "SELECT epoch FROM desk_leases \
+    WHERE desk = $1 AND node_id = $2 AND epoch = $3 FOR SHARE";
+pub(super) const SELECT_LEASES: &str = "\
+    SELECT desk, node_id, node_url, epoch, lease_until, waiting, in_call, officers \
+    FROM desk_leases ORDER BY desk";

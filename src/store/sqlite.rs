@@ -37,6 +37,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A write transaction holds the database's one write lock from its start (see
 /// [`write_tx`]), so reading the record before changing it needs no row lock.
 const SELECT_FOR_UPDATE: &str = sql::SELECT_BY_ID;
+/// The write lock is held from the transaction's start: no other writer can take the
+/// lease over between the check and the commit.
+const LEASE_FENCE: &str = sql::LEASE_FENCE;
 
 pub(super) async fn open(data_dir: &Path) -> Result<Pool, Fail> {
     std::fs::create_dir_all(data_dir).map_err(StoreError::Io)?;

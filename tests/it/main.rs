@@ -7,6 +7,7 @@ mod authz;
 mod browser;
 mod chaos;
 mod cli;
+mod cluster;
 mod demo;
 mod durability;
 mod fuzz_corpus;

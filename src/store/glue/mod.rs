@@ -9,6 +9,7 @@
 //! between the two is in those two files and nowhere else.
 
 pub(in crate::store) mod audit;
+pub(in crate::store) mod leases;
 pub(in crate::store) mod users;
 mod writes;
 
@@ -17,7 +18,7 @@ pub(in crate::store) use writes::{apply, create_complaint, place, save_outcome, 
 use jiff::tz::TimeZone;
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-use super::{read_tx, write_tx, Args, Conn, Db, Pool, SELECT_FOR_UPDATE};
+use super::{read_tx, write_tx, Args, Conn, Db, Pool, LEASE_FENCE, SELECT_FOR_UPDATE};
 use crate::core::ids::{DeskId, EntryId};
 use crate::store::export::CsvOut;
 use crate::store::model::*;

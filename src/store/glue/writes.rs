@@ -6,7 +6,7 @@
 
 use jiff::Timestamp;
 
-use super::{audit, fetch_complaints, write_tx, Conn, Pool, SELECT_FOR_UPDATE};
+use super::{audit, fetch_complaints, write_tx, Conn, Pool, LEASE_FENCE, SELECT_FOR_UPDATE};
 use crate::core::ids::EntryId;
 use crate::store::audit::{AuditAction, NewAudit};
 use crate::store::model::*;
@@ -91,9 +91,36 @@ fn later(a: Timestamp, b: Timestamp) -> i64 {
     a.max(b).as_millisecond()
 }
 
-pub(in crate::store) async fn apply(pool: &Pool, ev: RecordEvent) -> Result<(), Fail> {
+/// Refuses the write unless `fence` (if any) still holds: the lease on its desk held by its
+/// node in its epoch. Runs first in the write transaction.
+async fn check_fence(conn: &mut Conn, fence: Option<&Fence>) -> Result<(), Fail> {
+    let Some(f) = fence else { return Ok(()) };
+    let epoch = i64::try_from(f.epoch)
+        .map_err(|_| StoreError::Invalid(format!("lease epoch {}", f.epoch)))?;
+    let held = sqlx::query(LEASE_FENCE)
+        .bind(f.desk.as_str().to_owned())
+        .bind(f.node.clone())
+        .bind(epoch)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match held {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Fenced(format!(
+            "node {} no longer holds desk {} in epoch {}",
+            f.node, f.desk, f.epoch
+        ))
+        .into()),
+    }
+}
+
+pub(in crate::store) async fn apply(
+    pool: &Pool,
+    ev: RecordEvent,
+    fence: Option<&Fence>,
+) -> Result<(), Fail> {
     let id = ev.id();
     let mut tx = write_tx(pool).await?;
+    check_fence(&mut tx, fence).await?;
     let c = load_for_update(&mut tx, id).await?;
     let decliner = match &ev {
         RecordEvent::OfferDeclined {
@@ -137,10 +164,15 @@ pub(in crate::store) async fn apply(pool: &Pool, ev: RecordEvent) -> Result<(), 
     Ok(())
 }
 
-pub(in crate::store) async fn place(pool: &Pool, p: &QueuePlace) -> Result<(), Fail> {
+pub(in crate::store) async fn place(
+    pool: &Pool,
+    p: &QueuePlace,
+    fence: Option<&Fence>,
+) -> Result<(), Fail> {
     let seq = i64::try_from(p.seq)
         .map_err(|_| StoreError::Invalid(format!("queue seq {} is too large", p.seq)))?;
     let mut tx = write_tx(pool).await?;
+    check_fence(&mut tx, fence).await?;
     // A place for a record that has left the room (or never existed) is refused, so that a
     // late place cannot bring a finished case back after a restart.
     let c = load_for_update(&mut tx, p.id).await?;

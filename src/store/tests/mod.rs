@@ -8,6 +8,7 @@
 
 mod audit;
 mod complaints;
+mod leases;
 mod lifecycle;
 mod places;
 mod queries;
@@ -155,6 +156,9 @@ conformance!(
     audit::outcome_and_status_changes_are_audited,
     audit::audit_log_refuses_changes,
     audit::audit_log_narrowed_to_a_desk,
+    leases::a_lease_has_one_holder_until_it_expires,
+    leases::racing_nodes_never_both_win_a_desk,
+    leases::writes_under_a_lost_lease_are_refused,
 );
 
 /// Runs `stmt` directly on the store's database, bypassing the store: what a script
