@@ -265,7 +265,9 @@ async fn two_hundred_calls_come_and_go_without_leaking() {
         "after {WARM_UP} calls: {t0} threads, {f0} fds, {m0} KiB; after {CYCLES}: {t1} threads, {f1} fds, {m1} KiB"
     );
     assert!(t1 <= t0 + 1, "threads grew from {t0} to {t1}");
-    assert!(f1 <= f0 + 2, "file descriptors grew from {f0} to {f1}");
+    // A leak per call would show as 180 or more; a few are the database pool opening
+    // another connection under load (it keeps up to its maximum).
+    assert!(f1 <= f0 + 6, "file descriptors grew from {f0} to {f1}");
     // 180 more calls: a leak of even 20 KiB per call would show as 3.5 MiB.
     assert!(m1 <= m0 + 3 * 1024, "memory grew from {m0} KiB to {m1} KiB");
 }
