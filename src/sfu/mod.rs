@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod latency;
 mod wire;
 mod worker;
 
@@ -134,6 +135,8 @@ pub struct WorkerStats {
     pub ice_restarts: u64,
     /// CPU time of the worker thread(s).
     pub cpu_ns: u64,
+    /// Receive to send inside the worker, per forwarded packet.
+    pub forward_latency: latency::LatencyHistogram,
 }
 
 impl WorkerStats {
@@ -170,6 +173,7 @@ impl WorkerStats {
             ice_restarts,
             cpu_ns
         );
+        self.forward_latency.add(&o.forward_latency);
     }
 }
 

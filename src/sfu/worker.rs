@@ -206,6 +206,8 @@ struct Worker {
     next_sweep: Instant,
     /// Receive time of the oldest datagram of the current batch.
     batch_started: Option<Instant>,
+    /// Packets forwarded since the batch started.
+    batch_forwarded: u64,
 }
 
 impl Worker {
@@ -227,6 +229,7 @@ impl Worker {
             published: WorkerStats::default(),
             next_sweep: Instant::now() + SWEEP_EVERY,
             batch_started: None,
+            batch_forwarded: 0,
         }
     }
 
@@ -767,27 +770,33 @@ impl Worker {
             return;
         }
         let kind = t.kind;
-        // End-to-end extensions only, as (FORWARDED_EXTENSIONS index, payload).
-        let kept: Vec<(usize, bytes::Bytes)> = if pkt.header.extension {
-            std::mem::take(&mut pkt.header.extensions)
-                .into_iter()
-                .filter_map(|e| {
-                    let i = t.ext_in.iter().find(|(id, _)| *id == e.id)?.1;
-                    Some((i, e.payload))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // End-to-end extensions only, as (FORWARDED_EXTENSIONS index, payload), in a
+        // fixed array: no allocation per packet.
+        let mut kept: [Option<(usize, bytes::Bytes)>; codec::FORWARDED_EXTENSIONS.len()] =
+            Default::default();
+        let mut n_kept = 0;
+        if pkt.header.extension {
+            for e in pkt.header.extensions.drain(..) {
+                if n_kept == kept.len() {
+                    break;
+                }
+                if let Some(&(_, i)) = t.ext_in.iter().find(|(id, _)| *id == e.id) {
+                    kept[n_kept] = Some((i, e.payload));
+                    n_kept += 1;
+                }
+            }
+        }
         pkt.header.extension = false;
         pkt.header.extension_profile = 0;
         pkt.header.extensions.clear();
-        let members = match self.calls.get(&call) {
-            Some(c) => c.members.clone(),
+        // Borrowed out of the call while forwarding (nothing below changes membership), so
+        // the list is not copied for every packet.
+        let (members, linked_at) = match self.calls.get_mut(&call) {
+            Some(c) => (std::mem::take(&mut c.members), c.linked_at),
             None => return,
         };
-        let linked_at = self.calls.get(&call).and_then(|c| c.linked_at);
-        for sub in members {
+        let last = members.iter().rposition(|&m| m != from);
+        for (n, &sub) in members.iter().enumerate() {
             if sub == from {
                 continue;
             }
@@ -830,10 +839,16 @@ impl Worker {
                     pt
                 }
             };
-            let mut out = pkt.clone();
+            // The last receiver takes the packet itself; the others a copy (the payload is
+            // shared, not copied).
+            let mut out = if Some(n) == last {
+                std::mem::take(&mut pkt)
+            } else {
+                pkt.clone()
+            };
             out.header.ssrc = slot.ssrc;
             out.header.payload_type = pt;
-            for (i, payload) in &kept {
+            for (i, payload) in kept[..n_kept].iter().flatten() {
                 let id = slot.ext_out.get(*i).copied().unwrap_or(0);
                 if id != 0 {
                     out.header.extensions.push(rtp::header::Extension {
@@ -842,7 +857,8 @@ impl Worker {
                     });
                 }
             }
-            if !out.header.extensions.is_empty() {
+            let had_ext = !out.header.extensions.is_empty();
+            if had_ext {
                 out.header.extension = true;
                 let one_byte = out
                     .header
@@ -851,9 +867,10 @@ impl Worker {
                     .all(|e| (1..=14).contains(&e.id) && e.payload.len() <= 16);
                 out.header.extension_profile = if one_byte { 0xBEDE } else { 0x1000 };
             }
-            let had_ext = !out.header.extensions.is_empty();
-            let mut result = sender.write_rtp(now, out.clone());
-            if result.is_err() && had_ext {
+            // A copy for the retry below only when there is something to retry without.
+            let retry = had_ext.then(|| out.clone());
+            let mut result = sender.write_rtp(now, out);
+            if let (true, Some(mut out)) = (result.is_err(), retry) {
                 // The crate refuses extension ids it did not negotiate for sending on this
                 // leg: send the packet without them rather than lose it, and stop adding
                 // them on this leg.
@@ -867,6 +884,7 @@ impl Worker {
             match result {
                 Ok(()) => {
                     self.stats.rtp_out += 1;
+                    self.batch_forwarded += 1;
                     if !s.first_forwarded {
                         s.first_forwarded = true;
                         if let Some(at) = linked_at {
@@ -882,6 +900,9 @@ impl Worker {
                 Err(_) => self.stats.rtp_write_errors += 1,
             }
             self.touched.insert(sub);
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.members = members;
         }
     }
 
@@ -971,9 +992,18 @@ impl Worker {
                 Err(_) => self.stats.send_errors += 1,
             }
         }
+        // Every packet forwarded in this batch is charged the wait of the batch's oldest
+        // datagram: an upper bound, for one clock read per batch.
         if let Some(started) = self.batch_started.take() {
-            metrics::histogram!("sunwai_media_forward_latency_seconds")
-                .record(started.elapsed().as_secs_f64());
+            let n = std::mem::take(&mut self.batch_forwarded);
+            if n > 0 {
+                let waited = started.elapsed();
+                self.stats
+                    .forward_latency
+                    .record(waited.as_micros() as u64, n);
+                metrics::histogram!("sunwai_media_forward_latency_seconds")
+                    .record_many(waited.as_secs_f64(), n as usize);
+            }
         }
     }
 
