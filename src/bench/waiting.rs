@@ -24,6 +24,10 @@ pub struct Dispatch {
     pub update_last_ms: f64,
     /// Waiters who had not been told within the time-out.
     pub missed: usize,
+    /// CPU time from the accept to the last update: the server's, and this process's
+    /// (the waiters reading their messages).
+    pub server_cpu_ms: f64,
+    pub load_cpu_ms: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -198,6 +202,7 @@ pub async fn run(
             ServerMsg::Offer { entry, .. } => entry,
             _ => unreachable!(),
         };
+        let (server0, load0) = (super::cpu_secs(&pid)?, super::cpu_secs("self")?);
         let t0 = now_us();
         ws.request_ok(|id| ClientMsg::Accept { id, entry }).await?;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -210,6 +215,7 @@ pub async fn run(
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        let (server1, load1) = (super::cpu_secs(&pid)?, super::cpu_secs("self")?);
         let mut delays = Vec::new();
         let mut missed = 0;
         for w in &waiting {
@@ -230,6 +236,8 @@ pub async fn run(
             update_p99_ms: pct(&delays, 0.99),
             update_last_ms: delays.last().copied().unwrap_or(0.0),
             missed,
+            server_cpu_ms: (server1 - server0) * 1000.0,
+            load_cpu_ms: (load1 - load0) * 1000.0,
         });
         ws.recv_until(
             |m| matches!(m, ServerMsg::CallStarted { .. }),
@@ -269,6 +277,12 @@ pub fn print(w: &WaitingRun) {
         w.p99_max_ms,
         w.last_median_ms,
         w.last_max_ms
+    );
+    let n = w.dispatches.len().max(1) as f64;
+    println!(
+        "  CPU per dispatch: server {:.0} ms, load generator {:.0} ms",
+        w.dispatches.iter().map(|d| d.server_cpu_ms).sum::<f64>() / n,
+        w.dispatches.iter().map(|d| d.load_cpu_ms).sum::<f64>() / n
     );
     let missed: usize = w.dispatches.iter().map(|d| d.missed).sum();
     if missed > 0 {
