@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::cluster::{Cluster, Node};
 use crate::config::{Config, DeskConfig};
@@ -57,6 +57,20 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .set_buckets(&[
                     5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0,
                 ])
+                .expect("the bucket list is non-empty")
+                // Media latencies are milliseconds, not minutes.
+                .set_buckets_for_metric(
+                    Matcher::Full("sunwai_media_forward_latency_seconds".into()),
+                    &[
+                        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+                        0.05, 0.1,
+                    ],
+                )
+                .expect("the bucket list is non-empty")
+                .set_buckets_for_metric(
+                    Matcher::Full("sunwai_media_first_packet_seconds".into()),
+                    &[0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0],
+                )
                 .expect("the bucket list is non-empty")
                 .build_recorder();
             let handle = recorder.handle();

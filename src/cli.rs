@@ -74,6 +74,10 @@ pub enum Cmd {
     /// Real calls through a running server's SFU, with loss, jitter and connect times:
     /// officer accounts PREFIX1..PREFIXn must exist (`user add`).
     Loadtest(crate::loadtest::LoadtestArgs),
+    /// Benchmarks (release build): the SFU against a plain UDP relay in alternating runs,
+    /// the capacity in hearings per core, and the waiting room at 10,000 citizens. Runs its
+    /// own server (this executable) pinned to one core; see docs/benchmarks.md.
+    Bench(crate::bench::BenchArgs),
     /// Kill the server with SIGKILL at random moments while citizens wait and officers
     /// take calls, and check that nobody and no record was lost and the order was kept.
     /// Runs its own server (this executable) on loopback in a scratch directory.

@@ -51,9 +51,39 @@ pub struct LoadtestArgs {
     /// it) and officers while the offer rings; `false` connects both after the accept.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub instant_connect: bool,
+    /// Silent monitors: a supervisor listens in on each of the first M calls.
+    #[arg(long, default_value_t = 0)]
+    pub monitors: usize,
+    /// The supervisor account the monitors sign in as (same password as the officers).
+    #[arg(long, default_value = "loadtest-supervisor")]
+    pub supervisor: String,
+    /// Citizens who only wait (WebSocket only, no media), joined once the calls are up.
+    #[arg(long, default_value_t = 0)]
+    pub waiters: usize,
+    /// The desk the waiting citizens join (default: --desk, behind the calls).
+    #[arg(long)]
+    pub waiter_desk: Option<String>,
+    /// Milliseconds between setting up one call and the next (ramp-up).
+    #[arg(long, default_value_t = 0)]
+    pub ramp_ms: u64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The officers' password when a program drives the load (`sunwai bench`).
+    #[arg(skip)]
+    pub password: Option<String>,
+}
+
+/// Moments of a run at which a caller of [`run_with`] may look at the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Every call is set up and its media connected, and the monitors listen; no
+    /// waiters yet.
+    CallsUp,
+    /// The waiters have joined: the steady state starts.
+    SteadyStart,
+    /// The steady state ends (media still flowing).
+    SteadyEnd,
 }
 
 /// One direction of one call.
@@ -92,6 +122,11 @@ pub struct Report {
     pub loss_percent: f64,
     pub start_to_first_packet_p50_ms: Option<f64>,
     pub start_to_first_packet_p95_ms: Option<f64>,
+    /// Packets the monitors received, and how many waiters held a place.
+    pub monitor_packets: u64,
+    pub waiters: usize,
+    /// Seconds of steady state (every call, monitor and waiter up).
+    pub steady_secs: f64,
 }
 
 /// Offers `media` for this connection's leg over signaling and applies the answer.
@@ -374,73 +409,186 @@ async fn set_up(
     Ok((citizen, officer, entry, early, stop_tx))
 }
 
-/// Media for the duration, then the reports, then hang-up.
-async fn run_call(
-    args: Arc<LoadtestArgs>,
+/// One call set up: both sides, and the switch that stops their media.
+struct Live {
     i: usize,
-    mut citizen: Side,
-    mut officer: Side,
+    citizen: Side,
+    officer: Side,
     entry: Uuid,
     early: bool,
-    stop_tx: watch::Sender<bool>,
-) -> Result<CallReport> {
-    citizen.media.wait_connected(STEP).await?;
-    officer.media.wait_connected(STEP).await?;
-    tokio::time::sleep(Duration::from_secs(args.duration)).await;
-    let _ = stop_tx.send(true);
-    // Let what is in flight arrive.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let c = citizen.media.report();
-    let o = officer.media.report();
-    let tag = call_tag(entry);
+    stop: watch::Sender<bool>,
+}
+
+/// The reports of one call, then hang-up.
+async fn finish_call(mut call: Live) -> CallReport {
+    let c = call.citizen.media.report();
+    let o = call.officer.media.report();
+    let tag = call_tag(call.entry);
     let report = CallReport {
-        call: i + 1,
-        entry,
-        instant_connect: early,
-        citizen_to_officer: direction(&c, &o, officer.started, tag, Publisher::Citizen),
-        officer_to_citizen: direction(&o, &c, citizen.started, tag, Publisher::Officer),
+        call: call.i + 1,
+        entry: call.entry,
+        instant_connect: call.early,
+        citizen_to_officer: direction(&c, &o, call.officer.started, tag, Publisher::Citizen),
+        officer_to_citizen: direction(&o, &c, call.citizen.started, tag, Publisher::Officer),
         corrupt: c.corrupt + o.corrupt,
         foreign: c.foreign + o.foreign,
     };
-    let _ = officer
+    let _ = call
+        .officer
         .ws
         .request(|id| ClientMsg::EndCall { id, no_show: false })
         .await;
-    let _ = officer.ws.request(|id| ClientMsg::GoOffDuty { id }).await;
-    citizen.media.close().await;
-    officer.media.close().await;
-    let _ = citizen.ws.close().await;
-    let _ = officer.ws.close().await;
-    Ok(report)
+    let _ = call
+        .officer
+        .ws
+        .request(|id| ClientMsg::GoOffDuty { id })
+        .await;
+    call.citizen.media.close().await;
+    call.officer.media.close().await;
+    let _ = call.citizen.ws.close().await;
+    let _ = call.officer.ws.close().await;
+    report
+}
+
+/// A supervisor listening in on a call.
+async fn monitor(
+    args: &LoadtestArgs,
+    password: &str,
+    entry: Uuid,
+) -> Result<(Client, MediaClient)> {
+    let token = login(&args.server, &args.supervisor, password).await?;
+    let mut ws = Client::connect(&ws_url(&args.server)).await?;
+    ws.hello(Some(&token), None).await?;
+    ws.request_ok(|id| ClientMsg::Monitor { id, entry }).await?;
+    let mut m = MediaClient::new(Role::Monitor, call_tag(entry)).await?;
+    negotiate(&mut ws, &m).await?;
+    m.wait_connected(STEP).await?;
+    Ok((ws, m))
+}
+
+/// A citizen who joins and waits, reading what the server sends, until `stop`; then
+/// gives up their place.
+async fn waiter(args: Arc<LoadtestArgs>, i: usize, mut stop: watch::Receiver<bool>) -> Result<()> {
+    let mut ws = Client::connect(&ws_url(&args.server)).await?;
+    ws.hello(None, None).await?;
+    let desk = args
+        .waiter_desk
+        .clone()
+        .unwrap_or_else(|| args.desk.clone());
+    let reply = ws
+        .request(|id| ClientMsg::Join {
+            id,
+            desk,
+            intake: intake(100_000 + i),
+        })
+        .await?;
+    if !matches!(reply, ServerMsg::Joined { .. }) {
+        bail!("waiter {i} could not join: {reply:?}");
+    }
+    loop {
+        tokio::select! {
+            m = ws.recv() => { m?; }
+            _ = stop.changed() => break,
+        }
+    }
+    let _ = ws.request(|id| ClientMsg::Leave { id }).await;
+    let _ = ws.close().await;
+    Ok(())
 }
 
 pub async fn run(args: LoadtestArgs) -> Result<Report> {
-    let password = std::env::var(&args.password_env)
-        .with_context(|| format!("set {} to the officers' password", args.password_env))?;
+    run_with(args, |_| async {}).await
+}
+
+/// Runs the load: sets the calls up one after another (ramp-up), connects their media,
+/// adds the monitors and the waiters, holds the steady state for `--duration` seconds, and
+/// reports. `probe` is awaited at each [`Phase`].
+pub async fn run_with<F, Fut>(args: LoadtestArgs, mut probe: F) -> Result<Report>
+where
+    F: FnMut(Phase) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let password = match &args.password {
+        Some(p) => p.clone(),
+        None => std::env::var(&args.password_env)
+            .with_context(|| format!("set {} to the officers' password", args.password_env))?,
+    };
     if args.calls == 0 {
         bail!("--calls must be at least 1");
     }
     let args = Arc::new(args);
     // Calls are set up one after another so that each officer takes the caller meant for
     // them; the media of all calls then runs at once.
-    let mut tasks = Vec::new();
+    let mut live = Vec::new();
     for i in 0..args.calls {
+        if i > 0 && args.ramp_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(args.ramp_ms)).await;
+        }
         let (citizen, officer, entry, early, stop) = set_up(args.clone(), i, &password)
             .await
             .with_context(|| format!("setting up call {}", i + 1))?;
-        tasks.push(tokio::spawn(run_call(
-            args.clone(),
+        live.push(Live {
             i,
             citizen,
             officer,
             entry,
             early,
             stop,
-        )));
+        });
+    }
+    for c in &mut live {
+        c.citizen.media.wait_connected(STEP).await?;
+        c.officer.media.wait_connected(STEP).await?;
+    }
+    let mut monitors = Vec::new();
+    for c in live.iter().take(args.monitors) {
+        monitors.push(
+            monitor(&args, &password, c.entry)
+                .await
+                .with_context(|| format!("monitoring call {}", c.i + 1))?,
+        );
+    }
+    probe(Phase::CallsUp).await;
+    let (stop_waiters, waiting) = watch::channel(false);
+    let mut waiters = tokio::task::JoinSet::new();
+    for i in 0..args.waiters {
+        waiters.spawn(waiter(args.clone(), i, waiting.clone()));
+        if i % 64 == 63 {
+            tokio::task::yield_now().await;
+        }
+    }
+    // Waiters that fail to join end at once; the others run until stopped.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut waiting_now = args.waiters;
+    while let Some(r) = waiters.try_join_next() {
+        r??;
+        waiting_now -= 1;
+    }
+    probe(Phase::SteadyStart).await;
+    let steady = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.duration)).await;
+    probe(Phase::SteadyEnd).await;
+    let steady_secs = steady.elapsed().as_secs_f64();
+    for c in &live {
+        let _ = c.stop.send(true);
+    }
+    // Let what is in flight arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let monitor_packets = monitors
+        .iter()
+        .map(|(_, m)| m.report().received.values().map(|r| r.packets).sum::<u64>())
+        .sum();
+    for (ws, m) in monitors {
+        m.close().await;
+        let _ = ws.close().await;
+    }
+    let _ = stop_waiters.send(true);
+    while let Some(r) = waiters.join_next().await {
+        r??;
     }
     let mut calls = Vec::new();
-    for t in tasks {
-        calls.push(t.await??);
+    for c in live {
+        calls.push(finish_call(c).await);
     }
     let mut sent = 0;
     let mut received = 0;
@@ -465,6 +613,9 @@ pub async fn run(args: LoadtestArgs) -> Result<Report> {
         },
         start_to_first_packet_p50_ms: percentile(&firsts, 0.5),
         start_to_first_packet_p95_ms: percentile(&firsts, 0.95),
+        monitor_packets,
+        waiters: waiting_now,
+        steady_secs,
     })
 }
 
@@ -505,5 +656,9 @@ pub fn print_table(r: &Report) {
         r.start_to_first_packet_p95_ms.map_or("-".into(), |v| format!("{v:.1}")),
         by.get(&true).copied().unwrap_or(0),
         r.calls.len()
+    );
+    println!(
+        "steady state {:.1} s with {} waiting citizens; monitors received {} packets",
+        r.steady_secs, r.waiters, r.monitor_packets
     );
 }

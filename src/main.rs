@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Simulate(args) => cli::simulate_cmd(args),
         Cmd::Loadtest(args) => loadtest(args).await,
         Cmd::Chaos(args) => cli::chaos_cmd(args).await,
+        Cmd::Bench(args) => bench(args).await,
     }
 }
 
@@ -82,6 +83,21 @@ async fn loadtest(args: sunwai::loadtest::LoadtestArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         sunwai::loadtest::print_table(&report);
+    }
+    Ok(())
+}
+
+async fn bench(args: sunwai::bench::BenchArgs) -> anyhow::Result<()> {
+    if let Some(sunwai::bench::BenchCmd::Relay { to }) = args.relay {
+        // Blocking by design: one thread, one socket, nothing else.
+        return tokio::task::spawn_blocking(move || sunwai::bench::relay_main(to)).await?;
+    }
+    let json = args.json;
+    let report = sunwai::bench::run(args).await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        sunwai::bench::print_report(&report);
     }
     Ok(())
 }

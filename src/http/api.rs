@@ -649,6 +649,11 @@ pub struct MediaOut {
     pub renegotiations: u64,
     pub ice_restarts: u64,
     pub worker_cpu_seconds: f64,
+    /// Receive to send inside the server per forwarded packet, since start: p50 and p99
+    /// (bucket upper bounds, µs) and the non-empty buckets.
+    pub forward_latency_p50_us: Option<u64>,
+    pub forward_latency_p99_us: Option<u64>,
+    pub forward_latency_us: Vec<crate::sfu::latency::Bucket>,
 }
 
 pub async fn media_stats(
@@ -684,5 +689,8 @@ pub async fn media_stats(
         renegotiations: s.renegotiations,
         ice_restarts: s.ice_restarts,
         worker_cpu_seconds: s.cpu_ns as f64 / 1e9,
+        forward_latency_p50_us: s.forward_latency.quantile_us(0.5),
+        forward_latency_p99_us: s.forward_latency.quantile_us(0.99),
+        forward_latency_us: s.forward_latency.buckets(),
     }))
 }

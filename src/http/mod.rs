@@ -30,6 +30,8 @@ pub use error::ApiError;
 /// Frames above this are refused by the WebSocket layer itself; messages between the
 /// protocol limit and this get a typed `too_large` reply instead.
 const WS_FRAME_LIMIT: usize = 1024 * 1024;
+/// The WebSocket read buffer each connection starts with.
+const WS_BUFFER: usize = 4 * 1024;
 
 pub const SESSION_COOKIE: &str = "sunwai_session";
 
@@ -98,7 +100,12 @@ async fn ws_upgrade(
     let cookie = session_cookie(&headers);
     let ip = limits::client_ip(peer, &headers, app.config());
     let relayed = headers.contains_key(crate::cluster::relay::RELAYED_HEADER);
+    // Signaling messages are small: the library's default 128 KiB read buffer, allocated
+    // for every connection, was most of a waiting citizen's memory (docs/benchmarks.md).
+    // Both buffers still grow for a larger message.
     ws.max_message_size(WS_FRAME_LIMIT)
         .max_frame_size(WS_FRAME_LIMIT)
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| ws::run(app, socket, cookie, ip, relayed))
 }

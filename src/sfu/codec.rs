@@ -9,8 +9,14 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::interceptor::{
+    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet, Registry, Slot,
+    StreamInfo, TaggedPacket,
+};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
+    configure_twcc_receiver_only,
+};
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8,
 };
@@ -93,10 +99,27 @@ pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
     Ok(me)
 }
 
+/// Video packets each sending stream keeps for retransmission on a NACK: about 1.5 s of
+/// 1.5 Mbit/s video, far beyond any round trip worth retransmitting over. The crate's
+/// default (1024) held about 1.2 MB per forwarded video stream, most of a call's memory
+/// (measured with `sunwai bench`, docs/benchmarks.md).
+const NACK_BUFFER: u16 = 256;
+
 /// The crate's default chain (NACK responder and generator, sender and receiver reports,
-/// TWCC) plus [`DeliverKeyframeRequests`].
+/// TWCC as receiver), with a smaller NACK buffer, plus [`DeliverKeyframeRequests`].
 pub fn registry(me: &mut MediaEngine) -> Result<Registry, rtc::shared::error::Error> {
-    Ok(register_default_interceptors(Registry::new(), me)?.with(
+    // The video codecs' nack / nack pli feedback; the registry it returns is replaced
+    // below so that the responder's buffer can be sized.
+    let _ = configure_nack(Registry::new(), me);
+    let registry = Registry::new()
+        .with(
+            Slot::NackResponder,
+            NackResponderBuilder::new().with_size(NACK_BUFFER).build(),
+        )
+        .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(me)?;
+    let registry = configure_twcc_receiver_only(registry, me)?;
+    Ok(configure_rtcp_reports(registry).with(
         Slot::from(SLOT_DELIVER_KEYFRAME),
         DeliverKeyframeRequests::default(),
     ))

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod latency;
 mod rewrite;
 mod wire;
 mod worker;
@@ -137,6 +138,8 @@ pub struct WorkerStats {
     pub ice_restarts: u64,
     /// CPU time of the worker thread(s).
     pub cpu_ns: u64,
+    /// Receive to send inside the worker, per forwarded packet.
+    pub forward_latency: latency::LatencyHistogram,
 }
 
 impl WorkerStats {
@@ -174,6 +177,7 @@ impl WorkerStats {
             ice_restarts,
             cpu_ns
         );
+        self.forward_latency.add(&o.forward_latency);
     }
 }
 

@@ -7,20 +7,37 @@
 use bytes::Bytes;
 use rtc::rtp;
 
-/// The end-to-end extensions a packet carries, as (`FORWARDED_EXTENSIONS` index, payload),
-/// and the packet left without any. `ext_in` maps this leg's negotiated ids to indexes.
-pub fn strip_extensions(pkt: &mut rtp::Packet, ext_in: &[(u8, usize)]) -> Vec<(usize, Bytes)> {
-    let kept = if pkt.header.extension {
-        std::mem::take(&mut pkt.header.extensions)
-            .into_iter()
-            .filter_map(|e| {
-                let i = ext_in.iter().find(|(id, _)| *id == e.id)?.1;
-                Some((i, e.payload))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+use super::codec;
+
+/// The end-to-end extensions of one packet, as (`FORWARDED_EXTENSIONS` index, payload):
+/// a fixed array, so that forwarding allocates nothing for them.
+#[derive(Clone, Debug, Default)]
+pub struct Kept {
+    items: [Option<(usize, Bytes)>; codec::FORWARDED_EXTENSIONS.len()],
+}
+
+impl Kept {
+    pub fn iter(&self) -> impl Iterator<Item = &(usize, Bytes)> {
+        self.items.iter().flatten()
+    }
+}
+
+/// The end-to-end extensions a packet carries, and the packet left without any. `ext_in`
+/// maps this leg's negotiated ids to `FORWARDED_EXTENSIONS` indexes.
+pub fn strip_extensions(pkt: &mut rtp::Packet, ext_in: &[(u8, usize)]) -> Kept {
+    let mut kept = Kept::default();
+    if pkt.header.extension {
+        let mut n = 0;
+        for e in pkt.header.extensions.drain(..) {
+            if n == kept.items.len() {
+                break;
+            }
+            if let Some(&(_, i)) = ext_in.iter().find(|(id, _)| *id == e.id) {
+                kept.items[n] = Some((i, e.payload));
+                n += 1;
+            }
+        }
+    }
     pkt.header.extension = false;
     pkt.header.extension_profile = 0;
     pkt.header.extensions.clear();
@@ -32,37 +49,39 @@ pub fn strip_extensions(pkt: &mut rtp::Packet, ext_in: &[(u8, usize)]) -> Vec<(u
     kept
 }
 
-/// `pkt` (already stripped) as one receiving leg gets it. `ext_out` maps
-/// `FORWARDED_EXTENSIONS` indexes to this leg's ids (0: not negotiated, left out).
+/// `pkt` (already stripped) as one receiving leg gets it: its SSRC, payload type and
+/// sequence number, and `kept` under this leg's ids. `ext_out` maps `FORWARDED_EXTENSIONS`
+/// indexes to this leg's ids (0: not negotiated, left out).
 pub fn for_leg(
-    pkt: &rtp::Packet,
+    mut pkt: rtp::Packet,
     ssrc: u32,
     payload_type: u8,
-    kept: &[(usize, Bytes)],
+    sequence_number: u16,
+    kept: &Kept,
     ext_out: &[u8],
 ) -> rtp::Packet {
-    let mut out = pkt.clone();
-    out.header.ssrc = ssrc;
-    out.header.payload_type = payload_type;
-    for (i, payload) in kept {
+    pkt.header.ssrc = ssrc;
+    pkt.header.payload_type = payload_type;
+    pkt.header.sequence_number = sequence_number;
+    for (i, payload) in kept.iter() {
         let id = ext_out.get(*i).copied().unwrap_or(0);
         if id != 0 {
-            out.header.extensions.push(rtp::header::Extension {
+            pkt.header.extensions.push(rtp::header::Extension {
                 id,
                 payload: payload.clone(),
             });
         }
     }
-    if !out.header.extensions.is_empty() {
-        out.header.extension = true;
-        let one_byte = out
+    if !pkt.header.extensions.is_empty() {
+        pkt.header.extension = true;
+        let one_byte = pkt
             .header
             .extensions
             .iter()
             .all(|e| (1..=14).contains(&e.id) && (1..=16).contains(&e.payload.len()));
-        out.header.extension_profile = if one_byte { 0xBEDE } else { 0x1000 };
+        pkt.header.extension_profile = if one_byte { 0xBEDE } else { 0x1000 };
     }
-    out
+    pkt
 }
 
 /// One receiving leg's sequence numbers for one track: the publisher's plus an offset
@@ -160,9 +179,10 @@ mod tests {
         let mut pkt = from_chromium();
         // This leg negotiated the orientation as id 13, the index 0 of FORWARDED_EXTENSIONS.
         let kept = strip_extensions(&mut pkt, &[(13, 0)]);
-        assert_eq!(kept, vec![(0, Bytes::from_static(&[0x01]))]);
+        let found: Vec<_> = kept.iter().cloned().collect();
+        assert_eq!(found, vec![(0, Bytes::from_static(&[0x01]))]);
         for ext_out in [&[4u8][..], &[0u8][..], &[]] {
-            let out = for_leg(&pkt, 0x1122_3344, 100, &kept, ext_out);
+            let out = for_leg(pkt.clone(), 0x1122_3344, 100, 0x1234, &kept, ext_out);
             let wire = out.marshal().expect("marshals");
             let back = rtp::Packet::unmarshal(&mut &wire[..]).expect("reads back");
             assert_eq!(&back.payload[..], b"the end of a keyframe", "{ext_out:?}");
@@ -174,7 +194,7 @@ mod tests {
             let want: Vec<u8> = ext_out.iter().copied().filter(|id| *id != 0).collect();
             assert_eq!(ids, want);
         }
-        let bare = without_extensions(for_leg(&pkt, 1, 96, &kept, &[4]));
+        let bare = without_extensions(for_leg(pkt, 1, 96, 0x1234, &kept, &[4]));
         let wire = bare.marshal().expect("marshals");
         let back = rtp::Packet::unmarshal(&mut &wire[..]).expect("reads back");
         assert_eq!(&back.payload[..], b"the end of a keyframe");

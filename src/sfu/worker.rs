@@ -218,6 +218,8 @@ struct Worker {
     next_sweep: Instant,
     /// Receive time of the oldest datagram of the current batch.
     batch_started: Option<Instant>,
+    /// Packets forwarded since the batch started.
+    batch_forwarded: u64,
 }
 
 impl Worker {
@@ -239,6 +241,7 @@ impl Worker {
             published: WorkerStats::default(),
             next_sweep: Instant::now() + SWEEP_EVERY,
             batch_started: None,
+            batch_forwarded: 0,
         }
     }
 
@@ -789,16 +792,18 @@ impl Worker {
             return;
         }
         let kind = t.kind;
-        // End-to-end extensions only, as (FORWARDED_EXTENSIONS index, payload).
+        // End-to-end extensions only, kept in a fixed array: no allocation per packet.
         let kept = rewrite::strip_extensions(&mut pkt, &t.ext_in);
-        let members = match self.calls.get(&call) {
-            Some(c) => c.members.clone(),
-            None => return,
-        };
-        let linked_at = self.calls.get(&call).and_then(|c| c.linked_at);
         let keyframe_start = kind == RtpCodecKind::Video && codec::vp8_keyframe_start(&pkt.payload);
         let mut wants_keyframe = false;
-        for sub in members {
+        // Borrowed out of the call while forwarding (nothing below changes membership), so
+        // the list is not copied for every packet.
+        let (members, linked_at) = match self.calls.get_mut(&call) {
+            Some(c) => (std::mem::take(&mut c.members), c.linked_at),
+            None => return,
+        };
+        let last = members.iter().rposition(|&m| m != from);
+        for (n, &sub) in members.iter().enumerate() {
             if sub == from {
                 continue;
             }
@@ -852,11 +857,20 @@ impl Worker {
                     pt
                 }
             };
-            let mut out = rewrite::for_leg(&pkt, slot.ssrc, pt, &kept, &slot.ext_out);
-            out.header.sequence_number = slot.seq.map(pkt.header.sequence_number);
-            let had_ext = !out.header.extensions.is_empty();
-            let mut result = sender.write_rtp(now, out.clone());
-            if result.is_err() && had_ext {
+            // The last receiver takes the packet itself; the others a copy (the payload is
+            // shared, not copied).
+            let this = if Some(n) == last {
+                std::mem::take(&mut pkt)
+            } else {
+                pkt.clone()
+            };
+            let seq = slot.seq.map(this.header.sequence_number);
+            let out = rewrite::for_leg(this, slot.ssrc, pt, seq, &kept, &slot.ext_out);
+            let had_ext = out.header.extension;
+            // A copy for the retry below only when there is something to retry without.
+            let retry = had_ext.then(|| out.clone());
+            let mut result = sender.write_rtp(now, out);
+            if let (true, Some(out)) = (result.is_err(), retry) {
                 // The crate refuses extension ids it did not negotiate for sending on this
                 // leg: send the packet without them rather than lose it, and stop adding
                 // them on this leg.
@@ -867,6 +881,7 @@ impl Worker {
             match result {
                 Ok(()) => {
                     self.stats.rtp_out += 1;
+                    self.batch_forwarded += 1;
                     if !s.first_forwarded {
                         s.first_forwarded = true;
                         if let Some(at) = linked_at {
@@ -882,6 +897,9 @@ impl Worker {
                 Err(_) => self.stats.rtp_write_errors += 1,
             }
             self.touched.insert(sub);
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.members = members;
         }
         if wants_keyframe {
             // Repeats a keyframe request that was lost, no more often than the throttle.
@@ -975,9 +993,18 @@ impl Worker {
                 Err(_) => self.stats.send_errors += 1,
             }
         }
+        // Every packet forwarded in this batch is charged the wait of the batch's oldest
+        // datagram: an upper bound, for one clock read per batch.
         if let Some(started) = self.batch_started.take() {
-            metrics::histogram!("sunwai_media_forward_latency_seconds")
-                .record(started.elapsed().as_secs_f64());
+            let n = std::mem::take(&mut self.batch_forwarded);
+            if n > 0 {
+                let waited = started.elapsed();
+                self.stats
+                    .forward_latency
+                    .record(waited.as_micros() as u64, n);
+                metrics::histogram!("sunwai_media_forward_latency_seconds")
+                    .record_many(waited.as_secs_f64(), n as usize);
+            }
         }
     }
 

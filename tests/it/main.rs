@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod authz;
+mod bench;
 mod browser;
 mod chaos;
 mod cli;
