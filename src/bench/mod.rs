@@ -262,7 +262,22 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM, so that the server (or a profiler wrapped around it) ends cleanly; SIGKILL
+    /// if it has not stopped within five seconds.
     fn drop(&mut self) {
+        let termed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if termed {
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
