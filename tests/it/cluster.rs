@@ -5,7 +5,6 @@
 //! node, gets their place back in the same order; the officer goes on with the next one;
 //! and every record is in the database.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -74,25 +73,7 @@ impl Node {
     fn start(dir: &Path, name: &str, db: &str) -> Node {
         let config = write_config(dir, name, db);
         let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-        let mut child = sunwai_command()
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        });
+        let (child, addr) = serve_config(&config, Stdio::from(log));
         Node {
             name: name.to_owned(),
             addr,

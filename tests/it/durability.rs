@@ -3,7 +3,6 @@
 //! sound, every acknowledged write is in it, and the waiting room comes back.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
@@ -52,29 +51,8 @@ max_waiting = 100000
 }
 
 /// Starts `sunwai serve` and returns it with its address once it listens.
-// The child is returned: the caller kills and waits for it.
-#[allow(clippy::zombie_processes)]
 fn serve(config: &Path) -> (Child, String) {
-    let mut child = sunwai_command()
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-    });
-    (child, addr)
+    serve_config(config, Stdio::null())
 }
 
 #[derive(Default)]

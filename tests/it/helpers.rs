@@ -416,3 +416,32 @@ pub async fn accept_with_media(
     o.wait_connected(Duration::from_secs(10)).await.unwrap();
     (c, o, tag)
 }
+
+/// `sunwai serve --config CONFIG`, and the host:port it printed. The child is returned:
+/// the caller kills and waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn serve_config(
+    config: &std::path::Path,
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
+    let mut child = sunwai_command()
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    (child, addr)
+}
