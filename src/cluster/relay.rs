@@ -70,7 +70,8 @@ impl Upstream {
             let cookie = format!("{}={token}", crate::http::SESSION_COOKIE);
             h.insert("cookie", value(&cookie)?);
         }
-        let connect = tokio_tungstenite::connect_async(req);
+        let config = sunwai_signaling::client::ws_config();
+        let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), false);
         let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| RelayError::Timeout)?

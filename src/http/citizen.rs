@@ -12,6 +12,7 @@ use crate::core::ids::EntryId;
 use crate::core::intake::{Intake, RawIntake};
 use crate::core::room::RoomError;
 use crate::core::room::{CitizenNote, Class, Command};
+use crate::core::schedule::{Window, WindowStatus};
 use crate::desk::{AttachedAs, DeskError, DeskHandle, EntryInfo};
 use crate::sfu::Leg;
 
@@ -26,7 +27,14 @@ pub struct CitizenSession {
     /// or near the front (instant connect), so a crowd of waiters costs no media state.
     pub position: Option<u32>,
     pub in_call: bool,
+    /// The desk's window as last put on the wire, kept while it does not change: every
+    /// position update carries it, and formatting its times anew for each of thousands of
+    /// waiting citizens was a visible part of a dispatch.
+    pub window: Option<(WindowKey, wire::WindowInfo)>,
 }
+
+/// What a citizen's window line is made from.
+type WindowKey = (WindowStatus, Option<Window>);
 
 pub fn intake_from_wire(
     i: &wire::IntakeMsg,
@@ -196,6 +204,7 @@ impl Conn {
                     reference,
                     position: None,
                     in_call: false,
+                    window: None,
                 })
             }
             Err(e) => {
@@ -271,6 +280,7 @@ impl Conn {
                 reference: record.reference.to_string(),
                 position: None,
                 in_call: false,
+                window: None,
             });
         }
         Some(wire::Resumed {
@@ -301,8 +311,19 @@ impl Conn {
                 _ => {}
             }
         }
-        let Some(c) = &self.citizen else { return };
-        let window = translate::desk_window_info(&c.desk.status());
+        let Some(c) = self.citizen.as_mut() else {
+            return;
+        };
+        let status = c.desk.status();
+        let key = (status.window, status.next_window);
+        let window = match &c.window {
+            Some((k, info)) if *k == key => info.clone(),
+            _ => {
+                let info = translate::desk_window_info(&status);
+                c.window = Some((key, info.clone()));
+                info
+            }
+        };
         let cx = translate::CitizenCtx {
             entry: c.entry,
             reference: &c.reference,

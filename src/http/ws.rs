@@ -12,7 +12,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, RateLimiter};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use sunwai_signaling::{self as wire, close_code, ClientMsg, ErrorCode, ServerMsg};
 
 use super::citizen::CitizenSession;
@@ -96,33 +96,41 @@ pub async fn run(
         close: None,
     };
     conn.serve(socket, inbox, remote).await;
-    conn.goodbye().await;
+    Box::pin(conn.goodbye()).await;
 }
 
 impl Conn {
     async fn serve(
         &mut self,
-        socket: WebSocket,
+        mut socket: WebSocket,
         mut inbox: Inbox,
         mut remote: tokio::sync::mpsc::Receiver<super::remote::Remote>,
     ) {
-        let (mut sink, mut stream) = socket.split();
         let limits = &self.app.config().limits;
         let hello_timeout = Duration::from_secs(u64::from(limits.hello_timeout_secs));
         let idle_timeout = Duration::from_secs(u64::from(limits.idle_timeout_secs));
-        let hello_by = tokio::time::Instant::now() + hello_timeout;
         let mut last_heard = tokio::time::Instant::now();
         let mut ping = tokio::time::interval(idle_timeout / 3);
         ping.tick().await;
+        // The timers and the shutdown watch live across iterations: a waiting citizen's
+        // connection wakes for every position update, and re-arming timers each time was
+        // a measurable part of a dispatch to 10,000 waiters (docs/benchmarks.md).
+        let hello = tokio::time::sleep(hello_timeout);
+        let idle = tokio::time::sleep(idle_timeout);
         let mut closing = self.app.closing();
+        let closing = async move { closing.wait_for(|c| *c).await.map(|_| ()) };
+        tokio::pin!(hello, idle, closing);
+        let mut closing_done = false;
         loop {
-            let idle_at = last_heard + idle_timeout;
             tokio::select! {
-                frame = stream.next() => {
+                frame = socket.next() => {
                     let Some(Ok(frame)) = frame else { return };
                     last_heard = tokio::time::Instant::now();
                     match frame {
-                        Message::Text(text) => self.on_text(text.as_str()).await,
+                        // Boxed: handling a message awaits the desks and the database, and
+                        // held inline that state would make every idle connection's
+                        // future several times larger (docs/benchmarks.md).
+                        Message::Text(text) => Box::pin(self.on_text(text.as_str())).await,
                         Message::Binary(_) => self.reply_err(None, ErrorCode::Malformed, "binary frames are not part of the protocol"),
                         Message::Close(_) => return,
                         Message::Ping(_) | Message::Pong(_) => {}
@@ -136,20 +144,30 @@ impl Conn {
                 () = inbox.slow.notified() => {
                     self.close = Some((close_code::POLICY, "too slow: messages were piling up"));
                 }
-                () = tokio::time::sleep_until(hello_by), if self.identity.is_none() => {
+                () = &mut hello, if self.identity.is_none() => {
                     self.close = Some((close_code::HELLO_TIMEOUT, "no hello"));
                 }
-                () = tokio::time::sleep_until(idle_at) => {
-                    self.close = Some((close_code::IDLE_TIMEOUT, "idle"));
+                () = &mut idle => {
+                    let idle_at = last_heard + idle_timeout;
+                    if idle_at <= tokio::time::Instant::now() {
+                        self.close = Some((close_code::IDLE_TIMEOUT, "idle"));
+                    } else {
+                        idle.as_mut().reset(idle_at);
+                    }
                 }
-                Ok(()) = async { closing.wait_for(|c| *c).await.map(|_| ()) } => {
-                    self.close = Some((close_code::GOING_AWAY, "server restarting"));
+                r = &mut closing, if !closing_done => {
+                    // Err: the server's stop signal is gone, which only happens as it exits.
+                    closing_done = true;
+                    if r.is_ok() {
+                        self.close = Some((close_code::GOING_AWAY, "server restarting"));
+                    }
                 }
                 _ = ping.tick() => {
-                    if sink.send(Message::Ping(Default::default())).await.is_err() { return; }
+                    if socket.send(Message::Ping(Default::default())).await.is_err() { return; }
                 }
             }
-            for msg in self.out.drain(..) {
+            // Taken rather than drained: a connection that is mostly idle keeps no buffer.
+            for msg in std::mem::take(&mut self.out) {
                 let text = match serde_json::to_string(&msg) {
                     Ok(t) => t,
                     Err(e) => {
@@ -157,7 +175,7 @@ impl Conn {
                         continue;
                     }
                 };
-                if sink
+                if socket
                     .send(Message::Text(Utf8Bytes::from(text)))
                     .await
                     .is_err()
@@ -170,14 +188,13 @@ impl Conn {
                     code,
                     reason: Utf8Bytes::from_static(reason),
                 };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                let _ = socket.send(Message::Close(Some(frame))).await;
                 return;
             }
             if let Some(upstream) = self.relay.take() {
                 let closing = self.app.closing();
-                upstream
-                    .pump(&mut sink, &mut stream, idle_timeout, closing)
-                    .await;
+                let (mut sink, mut stream) = socket.split();
+                Box::pin(upstream.pump(&mut sink, &mut stream, idle_timeout, closing)).await;
                 return;
             }
         }
@@ -420,5 +437,25 @@ fn role_label(role: wire::Role) -> &'static str {
         wire::Role::Officer => "officer",
         wire::Role::Supervisor => "supervisor",
         _ => "user",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The size of what a function's call returns, without calling it.
+    fn returned_size<F, A, B, C, D, E, R>(_: F) -> usize
+    where
+        F: FnOnce(A, B, C, D, E) -> R,
+    {
+        std::mem::size_of::<R>()
+    }
+
+    /// Every open WebSocket holds this future for as long as it is open: with 10,000
+    /// citizens waiting it was two thirds of their memory (20 KiB each) before the handling
+    /// of a message was boxed. The bound keeps it from growing back unnoticed.
+    #[test]
+    fn an_idle_connection_holds_a_small_future() {
+        let size = returned_size(super::run);
+        assert!(size <= 4096, "a connection's future is {size} bytes");
     }
 }
