@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::DeskConfig;
 use crate::core::ids::{DeskId, EntryId, UserId};
 use crate::core::room::{
-    CallNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError, Saved,
+    CallNote, CitizenNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError, Saved,
 };
 use crate::core::schedule::{Schedule, Window, WindowStatus};
 use crate::sfu::Sfu;
@@ -619,11 +619,28 @@ impl Actor {
         self.dirty = true;
         let mut wrote = false;
         let mut finished = Vec::new();
+        // A citizen's last note (their call ended, they left, their place carried over) is
+        // held until the record that says so is committed: told "your call has ended", a
+        // citizen goes away, and a crash in between would otherwise restore them into a
+        // call they are no longer in and record it abandoned. Nothing else is sent to them
+        // from this desk after that note, so holding it reorders nothing.
+        let writes = fx.iter().any(|e| matches!(e, Effect::Record(_)));
+        let mut held = Vec::new();
         for effect in fx {
             match effect {
                 Effect::Citizen(entry, note) => {
                     if let Some(out) = self.citizens.get(&entry) {
-                        out.push(Outbound::Citizen(note));
+                        let last = matches!(
+                            note,
+                            CitizenNote::CallEnded { .. }
+                                | CitizenNote::CarriedOver { .. }
+                                | CitizenNote::Left { .. }
+                        );
+                        if last && writes {
+                            held.push((out.clone(), Outbound::Citizen(note)));
+                        } else {
+                            out.push(Outbound::Citizen(note));
+                        }
                     }
                 }
                 Effect::Officer(officer, note) => {
@@ -666,8 +683,26 @@ impl Actor {
             self.times.remove(&entry);
             self.citizens.remove(&entry);
         }
+        if !held.is_empty() {
+            self.deliver_when_written(held);
+        }
         self.publish_status(now);
         wrote
+    }
+
+    /// Pushes notes once the record writer has committed everything sent to it before
+    /// them. The actor does not wait.
+    fn deliver_when_written(&self, notes: Vec<(Outbox, Outbound)>) {
+        let (done, written) = oneshot::channel();
+        let records = self.records.clone();
+        tokio::spawn(async move {
+            if records.send(RecordJob::Flushed(done)).await.is_ok() {
+                let _ = written.await;
+            }
+            for (out, note) in notes {
+                out.push(note);
+            }
+        });
     }
 
     /// Metrics from record notes.

@@ -239,3 +239,85 @@ async fn a_desk_starts_with_the_saved_room_and_records_the_cut_call() {
     desk.stop().await;
     assert!(matches!(desk.can_join().await, Err(DeskError::Gone)));
 }
+
+/// A citizen is told their call ended only once the record says so: with the record
+/// writer holding its flush, the note waits; when the write is committed it arrives.
+#[tokio::test(start_paused = true)]
+async fn a_citizen_hears_the_call_ended_only_after_the_record_is_written() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    let cfg = FileConfig::default().validate().unwrap();
+    // A stand-in record writer that answers flushes at once, or, while `hold` is set,
+    // hands them to the test to answer.
+    let (held_tx, mut held) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>(64);
+    let (tx, mut writer) = mpsc::channel(64);
+    let hold = Arc::new(AtomicBool::new(false));
+    let holding = hold.clone();
+    tokio::spawn(async move {
+        while let Some(job) = writer.recv().await {
+            if let RecordJob::Flushed(done) = job {
+                if holding.load(SeqCst) {
+                    let _ = held_tx.send(done).await;
+                } else {
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
+    let desk = spawn_desk(
+        &cfg.desks[0],
+        Clock::starting_at(noon()),
+        tx,
+        Vec::new(),
+        None,
+    );
+
+    let (cbox, mut cin) = Outbox::new(1);
+    let entry = EntryId::new_random();
+    desk.join(entry, info(1), Class::Normal, cbox)
+        .await
+        .unwrap();
+    let officer = UserId::new_random();
+    let (obox, mut oin) = Outbox::new(2);
+    desk.on_duty(officer, "Officer".into(), obox).await.unwrap();
+    loop {
+        if let Outbound::Officer(OfficerNote::Offer { .. }, _) = next(&mut oin).await {
+            break;
+        }
+    }
+    desk.command(Command::Accept { officer, entry })
+        .await
+        .unwrap();
+    loop {
+        if let Outbound::Citizen(CitizenNote::CallStarted { .. }) = next(&mut cin).await {
+            break;
+        }
+    }
+
+    // The writer now holds its flushes: the officer ends the call.
+    hold.store(true, SeqCst);
+    let ending = tokio::spawn({
+        let desk = desk.clone();
+        async move { desk.command(Command::EndCall { officer }).await }
+    });
+    let first = held.recv().await.expect("a flush asked for");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while let Ok(msg) = cin.rx.try_recv() {
+        assert!(
+            !matches!(msg, Outbound::Citizen(CitizenNote::CallEnded { .. })),
+            "the citizen heard the call ended before the record was written"
+        );
+    }
+    // Committed: every flush asked for so far is answered.
+    let _ = first.send(());
+    hold.store(false, SeqCst);
+    while let Ok(done) = held.try_recv() {
+        let _ = done.send(());
+    }
+    loop {
+        if let Outbound::Citizen(CitizenNote::CallEnded { .. }) = next(&mut cin).await {
+            break;
+        }
+    }
+    ending.await.unwrap().unwrap();
+}
