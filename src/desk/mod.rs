@@ -22,7 +22,7 @@ use crate::core::ids::{DeskId, EntryId, UserId};
 use crate::core::room::{
     CallNote, CitizenNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError, Saved,
 };
-use crate::core::schedule::{Schedule, Window, WindowStatus};
+use crate::core::schedule::{Override, Schedule, Window, WindowStatus};
 use crate::sfu::Sfu;
 
 pub use clock::Clock;
@@ -117,6 +117,14 @@ enum Msg {
 pub struct SavedEntry {
     pub saved: Saved,
     pub info: EntryInfo,
+}
+
+/// What the last run left of a desk: its waiting room, and the supervisors' changes to its
+/// schedule.
+#[derive(Clone, Debug, Default)]
+pub struct SavedDesk {
+    pub entries: Vec<SavedEntry>,
+    pub overrides: Vec<Override>,
 }
 
 /// What a reattached citizen is doing.
@@ -301,19 +309,20 @@ struct Actor {
     drained: Vec<oneshot::Sender<()>>,
 }
 
-/// Starts the actor for one desk, with the entries the last run left (see
-/// `Room::restore`; empty on a first start).
+/// Starts the actor for one desk, with the entries and schedule overrides the last run
+/// left (see `Room::restore`; empty on a first start).
 pub fn spawn_desk(
     cfg: &DeskConfig,
     clock: Clock,
     records: mpsc::Sender<RecordJob>,
-    saved: Vec<SavedEntry>,
+    saved: SavedDesk,
     media: Option<Sfu>,
 ) -> DeskHandle {
     let now = clock.now();
     let mut entries = HashMap::new();
     let mut times = HashMap::new();
-    let saved = saved
+    let saved_entries = saved
+        .entries
         .into_iter()
         .map(|s| {
             times.insert(s.saved.entry, (s.saved.joined_at, None));
@@ -321,8 +330,8 @@ pub fn spawn_desk(
             s.saved
         })
         .collect();
-    let schedule = Schedule::new(cfg.schedule.clone());
-    let (room, restored) = Room::restore(cfg.policy.clone(), schedule, saved, now);
+    let schedule = Schedule::with_overrides(cfg.schedule.clone(), saved.overrides);
+    let (room, restored) = Room::restore(cfg.policy.clone(), schedule, saved_entries, now);
     let (window, next_window) = window_and_next(room.schedule(), now);
     let status0 = DeskStatus {
         window,
@@ -624,7 +633,9 @@ impl Actor {
         // citizen goes away, and a crash in between would otherwise restore them into a
         // call they are no longer in and record it abandoned. Nothing else is sent to them
         // from this desk after that note, so holding it reorders nothing.
-        let writes = fx.iter().any(|e| matches!(e, Effect::Record(_)));
+        let writes = fx
+            .iter()
+            .any(|e| matches!(e, Effect::Record(_) | Effect::Schedule(_)));
         let mut held = Vec::new();
         for effect in fx {
             match effect {
@@ -666,6 +677,16 @@ impl Actor {
                     };
                     if self.records.send(job).await.is_err() {
                         tracing::error!(desk = %self.id, "record writer is gone; record note lost");
+                    }
+                    wrote = true;
+                }
+                Effect::Schedule(overrides) => {
+                    let job = RecordJob::Overrides {
+                        desk: self.id.clone(),
+                        overrides,
+                    };
+                    if self.records.send(job).await.is_err() {
+                        tracing::error!(desk = %self.id, "record writer is gone; schedule change not kept");
                     }
                     wrote = true;
                 }

@@ -12,9 +12,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::ids::DeskId;
 use crate::core::room::{Class, RecordNote, Saved};
-use crate::store::{Disposition, Fence, QueueClass, QueuePlace, RecordEvent, Store, StoreError};
+use crate::core::schedule::{Override, Window};
+use crate::store::{
+    Disposition, Fence, OverrideKind, QueueClass, QueuePlace, RecordEvent, ScheduleOverride, Store,
+    StoreError,
+};
 
-use super::{EntryInfo, SavedEntry};
+use super::{EntryInfo, SavedDesk, SavedEntry};
 
 /// Record notes that may queue before desks wait for the database.
 pub const RECORD_QUEUE: usize = 4096;
@@ -26,6 +30,11 @@ pub enum RecordJob {
         note: RecordNote,
         at: Timestamp,
     },
+    /// A supervisor changed the desk's schedule: the overrides now in force, in order.
+    Overrides {
+        desk: DeskId,
+        overrides: Vec<Override>,
+    },
     /// Answered once every job sent before it has been written (or has finally failed).
     Flushed(oneshot::Sender<()>),
 }
@@ -35,6 +44,7 @@ pub enum RecordJob {
 pub enum Write {
     Event(RecordEvent),
     Place(QueuePlace),
+    Overrides(DeskId, Vec<ScheduleOverride>),
 }
 
 impl Write {
@@ -44,6 +54,7 @@ impl Write {
             (Write::Event(ev), Some(f)) => store.apply_fenced(ev.clone(), f).await,
             (Write::Place(p), None) => store.place(p).await,
             (Write::Place(p), Some(f)) => store.place_fenced(p, f).await,
+            (Write::Overrides(desk, list), fence) => store.save_overrides(desk, list, fence).await,
         }
     }
 }
@@ -105,8 +116,43 @@ pub fn room_class(c: QueueClass) -> Class {
     }
 }
 
-/// The desk's waiting room as the last run left it, ready for `spawn_desk`.
-pub async fn load_saved(store: &Store, desk: &DeskId) -> Result<Vec<SavedEntry>, StoreError> {
+pub fn stored_override(o: &Override) -> ScheduleOverride {
+    let (kind, from, until) = match *o {
+        Override::Opened { window } => (OverrideKind::Opened, window.opens_at, window.closes_at),
+        Override::Extended { from, until } => (OverrideKind::Extended, from, until),
+        Override::Closed { from, until } => (OverrideKind::Closed, from, until),
+    };
+    ScheduleOverride { kind, from, until }
+}
+
+pub fn room_override(o: &ScheduleOverride) -> Override {
+    let (from, until) = (o.from, o.until);
+    match o.kind {
+        OverrideKind::Opened => Override::Opened {
+            window: Window {
+                opens_at: from,
+                closes_at: until,
+            },
+        },
+        OverrideKind::Extended => Override::Extended { from, until },
+        OverrideKind::Closed => Override::Closed { from, until },
+    }
+}
+
+/// The desk as the last run left it (its waiting room and the supervisors' changes to its
+/// schedule), ready for `spawn_desk`.
+pub async fn load_saved(store: &Store, desk: &DeskId) -> Result<SavedDesk, StoreError> {
+    let overrides = store
+        .overrides(desk)
+        .await?
+        .iter()
+        .map(room_override)
+        .collect();
+    let entries = load_entries(store, desk).await?;
+    Ok(SavedDesk { entries, overrides })
+}
+
+async fn load_entries(store: &Store, desk: &DeskId) -> Result<Vec<SavedEntry>, StoreError> {
     let open = store.waiting_room(desk).await?;
     Ok(open
         .into_iter()
@@ -236,6 +282,11 @@ pub fn spawn_record_writer(
                 RecordJob::Note { desk, note, at } => {
                     let fence = fences.as_ref().map(|f| f.fence(&desk));
                     (to_write(desk, note, at), fence)
+                }
+                RecordJob::Overrides { desk, overrides } => {
+                    let fence = fences.as_ref().map(|f| f.fence(&desk));
+                    let list = overrides.iter().map(stored_override).collect();
+                    (Write::Overrides(desk, list), fence)
                 }
                 RecordJob::Flushed(done) => {
                     let _ = done.send(());

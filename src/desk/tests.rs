@@ -19,10 +19,10 @@ fn noon() -> Timestamp {
 /// A desk whose record writer is a stand-in: it passes the notes on to the test and
 /// answers flushes at once.
 fn desk() -> (DeskHandle, mpsc::Receiver<RecordJob>) {
-    desk_with(Vec::new())
+    desk_with(SavedDesk::default())
 }
 
-fn desk_with(saved: Vec<SavedEntry>) -> (DeskHandle, mpsc::Receiver<RecordJob>) {
+fn desk_with(saved: SavedDesk) -> (DeskHandle, mpsc::Receiver<RecordJob>) {
     let cfg = FileConfig::default().validate().unwrap();
     let (tx, mut writer) = mpsc::channel(64);
     let (notes, rx) = mpsc::channel(1024);
@@ -191,7 +191,10 @@ async fn a_desk_starts_with_the_saved_room_and_records_the_cut_call() {
     };
     let waiting = saved(1, Some((Class::Normal, 1)), None);
     let cut = saved(2, Some((Class::Normal, 2)), Some(officer));
-    let (desk, mut records) = desk_with(vec![waiting.clone(), cut.clone()]);
+    let (desk, mut records) = desk_with(SavedDesk {
+        entries: vec![waiting.clone(), cut.clone()],
+        overrides: Vec::new(),
+    });
     let v = desk.view().await.unwrap();
     let order: Vec<EntryId> = v.view.queue.iter().map(|q| q.entry).collect();
     assert_eq!(order, [cut.saved.entry, waiting.saved.entry]);
@@ -268,7 +271,7 @@ async fn a_citizen_hears_the_call_ended_only_after_the_record_is_written() {
         &cfg.desks[0],
         Clock::starting_at(noon()),
         tx,
-        Vec::new(),
+        SavedDesk::default(),
         None,
     );
 

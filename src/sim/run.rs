@@ -756,7 +756,7 @@ impl<'a> DayRun<'a> {
                     self.record(&note);
                     self.records.push(note);
                 }
-                Effect::Citizen(..) | Effect::Call(_) => {}
+                Effect::Citizen(..) | Effect::Call(_) | Effect::Schedule(_) => {}
             }
         }
         if self

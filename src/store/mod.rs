@@ -233,6 +233,23 @@ impl Store {
         on_backend!(self, waiting_room(desk))
     }
 
+    /// Replaces `desk`'s schedule overrides (a supervisor opened, extended or closed its
+    /// window) with `overrides`, in the order they apply. With `fence`, only while this
+    /// node holds the desk (see [`Store::apply_fenced`]).
+    pub async fn save_overrides(
+        &self,
+        desk: &DeskId,
+        overrides: &[ScheduleOverride],
+        fence: Option<&Fence>,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, save_overrides(desk, overrides, fence))
+    }
+
+    /// `desk`'s schedule overrides as last saved, in the order they apply.
+    pub async fn overrides(&self, desk: &DeskId) -> Result<Vec<ScheduleOverride>, StoreError> {
+        on_backend!(self, overrides(desk))
+    }
+
     /// Takes `desk`'s lease for `node` (reachable at `url`) until `until`, if nobody
     /// holds it at `now`, or `node` held it last. The new epoch when taken; `None` while
     /// another node holds it.

@@ -93,6 +93,21 @@ pub struct QueuePlace {
     pub at: Timestamp,
 }
 
+string_enum!(
+    /// What a supervisor did to a desk's hearing window.
+    OverrideKind { Opened => "opened", Extended => "extended", Closed => "closed" }
+);
+
+/// A supervisor's change to a desk's schedule over the half-open interval `[from, until)`:
+/// a window opened, a window kept open longer, or the rest of a window closed. Kept so that
+/// a restart keeps it (see `migrations/*/0005_schedule_overrides.sql`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleOverride {
+    pub kind: OverrideKind,
+    pub from: Timestamp,
+    pub until: Timestamp,
+}
+
 /// Which node owns a desk's waiting room, until when (see `migrations/*/0004_desk_leases.sql`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeskLease {

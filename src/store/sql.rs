@@ -96,6 +96,14 @@ pub(super) const UPSERT_PLACE: &str = "\
 
 pub(super) const DELETE_PLACE: &str = "DELETE FROM queue_places WHERE complaint_id = $1";
 
+/// A desk's schedule overrides, replaced as a whole (see `migrations/*/0005_*`).
+pub(super) const DELETE_OVERRIDES: &str = "DELETE FROM schedule_overrides WHERE desk = $1";
+pub(super) const INSERT_OVERRIDE: &str = "\
+    INSERT INTO schedule_overrides (desk, seq, kind, from_ms, until_ms) \
+    VALUES ($1, $2, $3, $4, $5)";
+pub(super) const SELECT_OVERRIDES: &str = "\
+    SELECT kind, from_ms, until_ms FROM schedule_overrides WHERE desk = $1 ORDER BY seq";
+
 pub(super) const SELECT_HISTORY: &str = "\
     SELECT at, actor_kind, actor_id, actor_name, kind, detail, status \
     FROM complaint_history WHERE complaint_id = $1 ORDER BY at ASC, seq ASC";

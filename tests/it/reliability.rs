@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use sunwai::core::ids::EntryId;
 use sunwai::store::{Disposition, HistoryKind};
-use sunwai_signaling::{close_code, Client, ClientError, ClientMsg, ErrorCode, ServerMsg};
+use sunwai_signaling::{
+    close_code, Client, ClientError, ClientMsg, ErrorCode, ServerMsg, WindowInfo,
+};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -155,6 +157,50 @@ async fn a_restart_restores_the_waiting_room_in_order_with_the_call_first() {
         matches!(m, ServerMsg::CallResumed { .. })
     })
     .await;
+    app.stop().await;
+}
+
+/// The window in the supervisor's next snapshot that satisfies `pred`.
+async fn window(sup: &mut Client, what: &str, pred: impl Fn(&WindowInfo) -> bool) -> WindowInfo {
+    match expect(
+        sup,
+        what,
+        |m| matches!(m, ServerMsg::Desk { snapshot } if pred(&snapshot.window)),
+    )
+    .await
+    {
+        ServerMsg::Desk { snapshot } => snapshot.window,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn a_supervisors_extension_of_the_window_survives_a_restart() {
+    let app = spawn_app().await;
+    let mut sup = watch(&app).await;
+    let scheduled = window(&mut sup, "the scheduled window", |w| w.open).await;
+    let closes =
+        |w: &WindowInfo| -> jiff::Timestamp { w.closes_at.as_deref().unwrap().parse().unwrap() };
+    let scheduled_close = closes(&scheduled);
+    // Acknowledged only once it is kept: a restart right after the answer finds it.
+    sup.request_ok(|id| ClientMsg::ExtendWindow {
+        id,
+        desk: DESK.into(),
+        minutes: 45,
+    })
+    .await
+    .unwrap();
+    let extended_close = scheduled_close + jiff::SignedDuration::from_mins(45);
+    window(&mut sup, "the extended window", |w| {
+        w.open && closes(w) == extended_close
+    })
+    .await;
+
+    let app = app.restart().await;
+    let mut sup = watch(&app).await;
+    let w = window(&mut sup, "the window after the restart", |_| true).await;
+    assert!(w.open, "{w:?}");
+    assert_eq!(closes(&w), extended_close, "the extension is kept: {w:?}");
     app.stop().await;
 }
 

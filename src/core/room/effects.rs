@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::core::ids::{EntryId, UserId};
-use crate::core::schedule::Window;
+use crate::core::schedule::{Override, Window};
 
 use super::policy::ClosePolicy;
 
@@ -15,6 +15,9 @@ pub enum Effect {
     Officer(UserId, OfficerNote),
     Record(RecordNote),
     Call(CallNote),
+    /// A supervisor changed the schedule: every override now in force, in order, to be
+    /// kept so that a restart restores them (`Schedule::with_overrides`).
+    Schedule(Vec<Override>),
 }
 
 /// Why a citizen is handed a token for the next window.

@@ -311,14 +311,17 @@ impl Room {
             Command::Broadcast { text } => self.broadcast(text, &mut fx)?,
             Command::OpenNow { minutes } => {
                 self.schedule.open_now(now, minutes)?;
+                self.keep_overrides(now, &mut fx);
                 self.observe_window(now, &mut fx);
             }
             Command::CloseNow => {
                 self.schedule.close_now(now)?;
+                self.keep_overrides(now, &mut fx);
                 self.observe_window(now, &mut fx);
             }
             Command::Extend { minutes } => {
                 self.schedule.extend(now, minutes)?;
+                self.keep_overrides(now, &mut fx);
             }
             Command::Drain => self.draining = true,
         }
@@ -334,6 +337,12 @@ impl Room {
         self.fire_timers(now, &mut fx);
         self.settle(now, &mut fx);
         fx
+    }
+
+    /// Says which overrides are in force after a supervisor's change, for the shell to keep.
+    fn keep_overrides(&mut self, now: Timestamp, fx: &mut Vec<Effect>) {
+        self.schedule.prune(now);
+        fx.push(Effect::Schedule(self.schedule.overrides().to_vec()));
     }
 
     /// Dispatches free officers and tells waiting citizens where they stand.

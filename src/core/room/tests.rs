@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::core::intake::{Language, Mobile};
-use crate::core::schedule::ScheduleSpec;
+use crate::core::schedule::{Override, ScheduleSpec};
 
 /// 2026-11-28 12:00 in Asia/Kolkata.
 fn noon() -> Timestamp {
@@ -503,6 +503,56 @@ fn supervisor_overrides_move_the_window() {
     ));
     sim.ok(Command::OpenNow { minutes: 15 });
     sim.join(3);
+}
+
+/// The overrides a change says are in force, if it says any.
+fn kept_overrides(fx: &[Effect]) -> Option<Vec<Override>> {
+    fx.iter().rev().find_map(|e| match e {
+        Effect::Schedule(list) => Some(list.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn every_schedule_change_says_which_overrides_to_keep_and_they_rebuild_the_same_window() {
+    let mut sim = Sim::new(Policy::default());
+    sim.advance(secs(119 * 60)); // 13:59
+    let fx = sim.ok(Command::Extend { minutes: 30 });
+    let kept = kept_overrides(&fx).expect("an extension is kept");
+    assert_eq!(kept, sim.room.schedule().overrides());
+    assert_eq!(kept.len(), 1);
+    // A restart at 14:10 with what was kept: still open, until 14:30.
+    let restarted = Schedule::with_overrides(schedule().spec().clone(), kept);
+    let at = sim.now + secs(11 * 60);
+    assert_eq!(restarted.status(at), sim.room.schedule().status(at));
+    assert!(
+        matches!(restarted.status(at), WindowStatus::Open(w) if w.closes_at == noon() + secs(150 * 60))
+    );
+
+    sim.advance(secs(11 * 60));
+    let fx = sim.ok(Command::CloseNow);
+    let kept = kept_overrides(&fx).expect("a close is kept");
+    let restarted = Schedule::with_overrides(schedule().spec().clone(), kept);
+    assert!(matches!(
+        restarted.status(sim.now),
+        WindowStatus::Closed { .. }
+    ));
+
+    let fx = sim.ok(Command::OpenNow { minutes: 15 });
+    let kept = kept_overrides(&fx).expect("an opening is kept");
+    let restarted = Schedule::with_overrides(schedule().spec().clone(), kept);
+    assert_eq!(
+        restarted.status(sim.now),
+        sim.room.schedule().status(sim.now)
+    );
+    assert!(matches!(restarted.status(sim.now), WindowStatus::Open(_)));
+
+    // A refused change keeps nothing, and other commands never speak of the schedule.
+    assert!(sim.cmd(Command::Extend { minutes: 0 }).is_err());
+    let fx = sim.ok(Command::Broadcast {
+        text: "ten minutes".into(),
+    });
+    assert_eq!(kept_overrides(&fx), None);
 }
 
 #[test]
@@ -1208,9 +1258,16 @@ proptest! {
         let rest: Vec<EntryId> = old.order.iter().filter(|(k, _)| k.0 != Class::Interrupted).map(|(_, id)| *id).collect();
         let expected: Vec<EntryId> = front.into_iter().chain(in_call.clone()).chain(rest).collect();
 
-        // Restart at the same moment, window still as it was.
+        // Restart at the same moment, with the overrides the last schedule change said to
+        // keep: the window is as it was, now and later.
         let now = sim.now;
-        let (room, _) = Room::restore(policy.clone(), schedule(), saved.clone(), now);
+        let kept = kept_overrides(&sim.fx).unwrap_or_default();
+        let kept = Schedule::with_overrides(schedule().spec().clone(), kept);
+        for later in [0, 60, 3600, 3 * 3600, 24 * 3600] {
+            let t = now + secs(later);
+            prop_assert_eq!(kept.status(t), old.schedule().status(t), "the window {}s after the restart", later);
+        }
+        let (room, _) = Room::restore(policy.clone(), kept, saved.clone(), now);
         room.check_invariants().map_err(TestCaseError::fail)?;
         if room.len() == expected.len() {
             prop_assert_eq!(order(&room), expected);

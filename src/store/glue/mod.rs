@@ -13,9 +13,12 @@ pub(in crate::store) mod leases;
 pub(in crate::store) mod users;
 mod writes;
 
-pub(in crate::store) use writes::{apply, create_complaint, place, save_outcome, set_status};
+pub(in crate::store) use writes::{
+    apply, create_complaint, place, save_outcome, save_overrides, set_status,
+};
 
 use jiff::tz::TimeZone;
+use jiff::Timestamp;
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use super::{read_tx, write_tx, Args, Conn, Db, Pool, LEASE_FENCE, SELECT_FOR_UPDATE};
@@ -167,5 +170,33 @@ pub(in crate::store) async fn waiting_room(
         .collect();
     // Placed entries by place, then the rest oldest first (the sort is stable).
     out.sort_by_key(|e| e.place.map_or((1, 0, 0), |(c, s)| (0, c.rank(), s)));
+    Ok(out)
+}
+
+pub(in crate::store) async fn overrides(
+    pool: &Pool,
+    desk: &DeskId,
+) -> Result<Vec<ScheduleOverride>, Fail> {
+    use sqlx::Row;
+    let rows = sqlx::query(sql::SELECT_OVERRIDES)
+        .bind(desk.as_str().to_owned())
+        .fetch_all(pool)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let kind: String = row.try_get("kind")?;
+        let from: i64 = row.try_get("from_ms")?;
+        let until: i64 = row.try_get("until_ms")?;
+        let bad = || {
+            crate::store::StoreError::Corrupt(format!(
+                "schedule override of desk {desk}: {kind} {from}..{until}"
+            ))
+        };
+        out.push(ScheduleOverride {
+            kind: OverrideKind::parse(&kind).ok_or_else(bad)?,
+            from: Timestamp::from_millisecond(from).map_err(|_| bad())?,
+            until: Timestamp::from_millisecond(until).map_err(|_| bad())?,
+        });
+    }
     Ok(out)
 }

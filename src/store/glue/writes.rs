@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 
 use super::{audit, fetch_complaints, write_tx, Conn, Pool, LEASE_FENCE, SELECT_FOR_UPDATE};
-use crate::core::ids::EntryId;
+use crate::core::ids::{DeskId, EntryId};
 use crate::store::audit::{AuditAction, NewAudit};
 use crate::store::model::*;
 use crate::store::plan::{self, Lifecycle, NewHistory};
@@ -191,6 +191,35 @@ pub(in crate::store) async fn place(
         .bind(p.at.as_millisecond())
         .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces `desk`'s schedule overrides with `overrides`, in their order.
+pub(in crate::store) async fn save_overrides(
+    pool: &Pool,
+    desk: &DeskId,
+    overrides: &[ScheduleOverride],
+    fence: Option<&Fence>,
+) -> Result<(), Fail> {
+    let mut tx = write_tx(pool).await?;
+    check_fence(&mut tx, fence).await?;
+    sqlx::query(sql::DELETE_OVERRIDES)
+        .bind(desk.as_str().to_owned())
+        .execute(&mut *tx)
+        .await?;
+    for (seq, o) in overrides.iter().enumerate() {
+        let seq = i64::try_from(seq)
+            .map_err(|_| StoreError::Invalid(format!("{seq} schedule overrides")))?;
+        sqlx::query(sql::INSERT_OVERRIDE)
+            .bind(desk.as_str().to_owned())
+            .bind(seq)
+            .bind(o.kind.as_str())
+            .bind(o.from.as_millisecond())
+            .bind(o.until.as_millisecond())
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -152,4 +152,18 @@ pub(super) async fn writes_under_a_lost_lease_are_refused(s: &Store) {
         matches!(refused, Err(StoreError::Fenced(_))),
         "a later epoch is not held yet"
     );
+    // A supervisor's change to the schedule is fenced the same way.
+    let extended = |minutes: i64| ScheduleOverride {
+        kind: OverrideKind::Extended,
+        from: secs(0),
+        until: secs(minutes * 60),
+    };
+    s.save_overrides(&d, &[extended(30)], Some(&fence(B, 2)))
+        .await
+        .unwrap();
+    let refused = s
+        .save_overrides(&d, &[extended(60)], Some(&fence(A, 1)))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    assert_eq!(s.overrides(&d).await.unwrap(), vec![extended(30)]);
 }

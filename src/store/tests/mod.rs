@@ -149,6 +149,7 @@ conformance!(
     places::leaving_the_room_deletes_the_place,
     places::a_resumed_call_is_in_call_again,
     places::integrity_check_passes_on_a_sound_database,
+    places::schedule_overrides_are_kept_per_desk_in_order,
     users::users_create_list_and_conflict,
     users::disable_and_password,
     users::sessions_expire_and_die_with_disabled_user,

@@ -149,3 +149,48 @@ pub(super) async fn integrity_check_passes_on_a_sound_database(s: &Store) {
     create_at(s, "2026-03-10T04:30:00Z").await;
     s.check_integrity().await.unwrap();
 }
+
+pub(super) async fn schedule_overrides_are_kept_per_desk_in_order(s: &Store) {
+    let d = desk("prayagraj");
+    let other = desk("kaushambi");
+    assert_eq!(s.overrides(&d).await.unwrap(), Vec::new());
+    let o = |kind, from: &str, until: &str| ScheduleOverride {
+        kind,
+        from: t(from),
+        until: t(until),
+    };
+    let first = vec![
+        o(
+            OverrideKind::Opened,
+            "2026-03-10T03:30:00Z",
+            "2026-03-10T04:00:00Z",
+        ),
+        o(
+            OverrideKind::Extended,
+            "2026-03-10T08:30:00Z",
+            "2026-03-10T09:00:00Z",
+        ),
+    ];
+    s.save_overrides(&d, &first, None).await.unwrap();
+    let theirs = vec![o(
+        OverrideKind::Closed,
+        "2026-03-10T07:00:00Z",
+        "2026-03-10T08:30:00Z",
+    )];
+    s.save_overrides(&other, &theirs, None).await.unwrap();
+    assert_eq!(s.overrides(&d).await.unwrap(), first);
+    // Replaced as a whole: a later close after the extension, in that order.
+    let second = vec![
+        first[1].clone(),
+        o(
+            OverrideKind::Closed,
+            "2026-03-10T08:40:00Z",
+            "2026-03-10T09:00:00Z",
+        ),
+    ];
+    s.save_overrides(&d, &second, None).await.unwrap();
+    assert_eq!(s.overrides(&d).await.unwrap(), second);
+    assert_eq!(s.overrides(&other).await.unwrap(), theirs);
+    s.save_overrides(&d, &[], None).await.unwrap();
+    assert_eq!(s.overrides(&d).await.unwrap(), Vec::new());
+}
