@@ -9,7 +9,7 @@ use crate::core::ids::EntryId;
 use crate::core::room::Command;
 use crate::desk::DeskHandle;
 use crate::sfu::Leg;
-use crate::store::{Actor, Outcome, Role, StoreError, User};
+use crate::store::{Actor, AuditAction, AuditActor, NewAudit, Outcome, Role, StoreError, User};
 
 fn user(conn: &Conn) -> Option<User> {
     match &conn.identity {
@@ -220,10 +220,49 @@ async fn supervise(conn: &mut Conn, u: &User, id: u64, desk: &str, cmd: Command)
         Ok(d) => d,
         Err((code, m)) => return conn.reply_err(Some(id), code, m),
     };
+    let audit = supervision_audit(&cmd, d.id.as_str());
     match d.command(cmd).await {
-        Ok(()) => conn.send(ServerMsg::Ok { re: id }),
+        Ok(()) => {
+            if let Some((action, detail)) = audit {
+                let entry = NewAudit::new(
+                    conn.app.clock().now(),
+                    AuditActor::user(u.id, &u.username),
+                    action,
+                )
+                .address(conn.ip)
+                .detail(detail);
+                if let Err(e) = conn.app.store().audit(entry).await {
+                    tracing::error!(error = %e, "could not audit a supervisor's command");
+                }
+            }
+            conn.send(ServerMsg::Ok { re: id })
+        }
         Err(e) => conn.send(translate::desk_error(Some(id), &e, &d.time_zone)),
     }
+}
+
+/// What the audit log says of a supervisor's command to a desk: who opened, extended or
+/// closed a hearing window, or told everyone waiting something, and when.
+fn supervision_audit(cmd: &Command, desk: &str) -> Option<(AuditAction, serde_json::Value)> {
+    Some(match cmd {
+        Command::OpenNow { minutes } => (
+            AuditAction::WindowOpen,
+            serde_json::json!({ "desk": desk, "minutes": minutes }),
+        ),
+        Command::Extend { minutes } => (
+            AuditAction::WindowExtend,
+            serde_json::json!({ "desk": desk, "minutes": minutes }),
+        ),
+        Command::CloseNow => (
+            AuditAction::WindowClose,
+            serde_json::json!({ "desk": desk }),
+        ),
+        Command::Broadcast { text } => (
+            AuditAction::Broadcast,
+            serde_json::json!({ "desk": desk, "text": text }),
+        ),
+        _ => return None,
+    })
 }
 
 /// Field limits for what an officer writes into a record.

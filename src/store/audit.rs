@@ -35,6 +35,14 @@ string_enum!(
         /// A supervisor started listening in on a call.
         MonitorStart => "monitor_start",
         MonitorStop => "monitor_stop",
+        /// A supervisor opened a hearing window now; `detail` has the desk and minutes.
+        WindowOpen => "window_open",
+        /// A supervisor extended the open window; the desk and minutes.
+        WindowExtend => "window_extend",
+        /// A supervisor closed the open window early; the desk.
+        WindowClose => "window_close",
+        /// A supervisor sent a message to everyone waiting at a desk; the desk and text.
+        Broadcast => "broadcast",
         /// A supervisor read the audit log itself.
         AuditView => "audit_view",
         /// A staff account was created (command line); `detail` has its name, role, desk.

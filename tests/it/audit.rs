@@ -9,6 +9,8 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+use sunwai_signaling::{ClientMsg, ServerMsg};
+
 use crate::helpers::*;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -165,6 +167,66 @@ async fn record_access_and_sign_ins_are_audited_and_only_supervisors_read_the_lo
     assert_eq!(r.status, 204);
     let (_, log) = get_json(&app, &sup, "/api/audit?action=sign_out").await;
     assert_eq!(log[0]["actor"]["name"], "officer1");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_supervisors_window_changes_and_broadcasts_are_audited() {
+    let app = spawn_app().await;
+    let mut ws = app.staff("supervisor").await;
+    ws.request_ok(|id| ClientMsg::ExtendWindow {
+        id,
+        desk: DESK.into(),
+        minutes: 20,
+    })
+    .await
+    .unwrap();
+    ws.request_ok(|id| ClientMsg::Broadcast {
+        id,
+        desk: DESK.into(),
+        text: "Officers are on duty until 14:20".into(),
+    })
+    .await
+    .unwrap();
+    ws.request_ok(|id| ClientMsg::CloseWindow {
+        id,
+        desk: DESK.into(),
+    })
+    .await
+    .unwrap();
+    ws.request_ok(|id| ClientMsg::OpenWindow {
+        id,
+        desk: DESK.into(),
+        minutes: 15,
+    })
+    .await
+    .unwrap();
+    // A refused change (nothing to extend at a desk that does not exist) is not audited.
+    let refused = ws
+        .request(|id| ClientMsg::ExtendWindow {
+            id,
+            desk: "elsewhere".into(),
+            minutes: 5,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(refused, ServerMsg::Error { .. }), "{refused:?}");
+
+    let sup = app.login("supervisor").await;
+    let (_, log) = get_json(&app, &sup, "/api/audit?actor=supervisor").await;
+    let one = |action: &str| {
+        let found = with_action(&log, action);
+        assert_eq!(found.len(), 1, "{action}: {log:#}");
+        found[0].clone()
+    };
+    let extend = one("window_extend");
+    assert_eq!(extend["detail"]["desk"], DESK);
+    assert_eq!(extend["detail"]["minutes"], 20);
+    assert_eq!(extend["address"], "127.0.0.1");
+    let said = one("broadcast");
+    assert_eq!(said["detail"]["text"], "Officers are on duty until 14:20");
+    assert_eq!(one("window_close")["detail"]["desk"], DESK);
+    assert_eq!(one("window_open")["detail"]["minutes"], 15);
     app.stop().await;
 }
 
