@@ -120,7 +120,7 @@ impl App {
         // With clustering, desks start as their leases are taken (`crate::cluster`).
         if config.cluster.is_none() {
             for d in &config.desks {
-                let saved = load_saved(&store, &d.id).await?;
+                let saved = load_saved(&store, &d.id, d.schedule.time_zone(), clock.now()).await?;
                 desks.insert(
                     d.id.clone(),
                     spawn_desk(d, clock, records.clone(), saved, media.clone()),
@@ -183,7 +183,13 @@ impl App {
         if let Some(f) = &self.inner.fences {
             f.set(id, epoch);
         }
-        let saved = load_saved(&self.inner.store, id).await?;
+        let saved = load_saved(
+            &self.inner.store,
+            id,
+            cfg.schedule.time_zone(),
+            self.inner.clock.now(),
+        )
+        .await?;
         let handle = spawn_desk(
             cfg,
             self.inner.clock,

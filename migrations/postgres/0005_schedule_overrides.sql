@@ -6,10 +6,10 @@
 -- schedule. One row per override, in the order they apply (`seq`, from 0): a later one wins
 -- where two overlap. A desk's rows are replaced as a whole each time a supervisor changes
 -- the schedule; intervals are half-open, in milliseconds since the Unix epoch. Mirrors the
--- SQLite file with BIGINT for the instants.
+-- SQLite file with BIGINT for the order and the instants.
 CREATE TABLE schedule_overrides (
     desk     TEXT COLLATE "C" NOT NULL,
-    seq      INTEGER NOT NULL,
+    seq      BIGINT  NOT NULL,
     kind     TEXT    NOT NULL CHECK (kind IN ('opened', 'extended', 'closed')),
     from_ms  BIGINT  NOT NULL,
     until_ms BIGINT  NOT NULL,

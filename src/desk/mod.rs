@@ -21,6 +21,7 @@ use crate::config::DeskConfig;
 use crate::core::ids::{DeskId, EntryId, UserId};
 use crate::core::room::{
     CallNote, CitizenNote, Class, Command, Effect, OfficerNote, RecordNote, Room, RoomError, Saved,
+    Today,
 };
 use crate::core::schedule::{Override, Schedule, Window, WindowStatus};
 use crate::sfu::Sfu;
@@ -125,6 +126,8 @@ pub struct SavedEntry {
 pub struct SavedDesk {
     pub entries: Vec<SavedEntry>,
     pub overrides: Vec<Override>,
+    /// What today's records say happened before the restart.
+    pub today: Today,
 }
 
 /// What a reattached citizen is doing.
@@ -331,7 +334,8 @@ pub fn spawn_desk(
         })
         .collect();
     let schedule = Schedule::with_overrides(cfg.schedule.clone(), saved.overrides);
-    let (room, restored) = Room::restore(cfg.policy.clone(), schedule, saved_entries, now);
+    let (mut room, restored) = Room::restore(cfg.policy.clone(), schedule, saved_entries, now);
+    room.recall_today(&saved.today, now);
     let (window, next_window) = window_and_next(room.schedule(), now);
     let status0 = DeskStatus {
         window,

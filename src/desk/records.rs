@@ -7,15 +7,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::ids::DeskId;
+use crate::core::room::Today;
 use crate::core::room::{Class, RecordNote, Saved};
-use crate::core::schedule::{Override, Window};
+use crate::core::schedule::{local_midnight, Override, Window};
 use crate::store::{
-    Disposition, Fence, OverrideKind, QueueClass, QueuePlace, RecordEvent, ScheduleOverride, Store,
-    StoreError,
+    Complaint, Disposition, Fence, OverrideKind, QueueClass, QueuePlace, RecordEvent,
+    ScheduleOverride, Store, StoreError,
 };
 
 use super::{EntryInfo, SavedDesk, SavedEntry};
@@ -139,9 +141,15 @@ pub fn room_override(o: &ScheduleOverride) -> Override {
     }
 }
 
-/// The desk as the last run left it (its waiting room and the supervisors' changes to its
-/// schedule), ready for `spawn_desk`.
-pub async fn load_saved(store: &Store, desk: &DeskId) -> Result<SavedDesk, StoreError> {
+/// The desk as the last run left it (its waiting room, the supervisors' changes to its
+/// schedule, and what happened so far on the local day of `now` in `tz`), ready for
+/// `spawn_desk`.
+pub async fn load_saved(
+    store: &Store,
+    desk: &DeskId,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Result<SavedDesk, StoreError> {
     let overrides = store
         .overrides(desk)
         .await?
@@ -149,7 +157,47 @@ pub async fn load_saved(store: &Store, desk: &DeskId) -> Result<SavedDesk, Store
         .map(room_override)
         .collect();
     let entries = load_entries(store, desk).await?;
-    Ok(SavedDesk { entries, overrides })
+    let today = store
+        .video_records(desk, local_midnight(now, tz), TODAY_RECORDS)
+        .await?;
+    Ok(SavedDesk {
+        entries,
+        overrides,
+        today: today_from(&today),
+    })
+}
+
+/// The most of today's records read to take up the day's counters after a restart.
+const TODAY_RECORDS: u32 = 20_000;
+
+/// The day's counters and call lengths from today's records (any order).
+pub fn today_from(records: &[Complaint]) -> Today {
+    let mut today = Today::default();
+    let mut calls = Vec::new();
+    for c in records {
+        match c.disposition {
+            Disposition::Completed => {
+                if let (Some(talk), Some(ended)) = (c.talk_secs, c.ended_at) {
+                    calls.push((ended, SignedDuration::from_secs(talk.max(0))));
+                }
+            }
+            Disposition::Abandoned => today.abandoned += 1,
+            Disposition::CarriedOver => today.carried_over += 1,
+            _ => {}
+        }
+        // Only calls that are over: one cut by the restart is answered again, and counted
+        // then.
+        let over = matches!(
+            c.disposition,
+            Disposition::Completed | Disposition::Abandoned
+        );
+        if let (true, Some(_), Some(waited)) = (over, c.answered_at, c.wait_secs) {
+            today.waits.push(SignedDuration::from_secs(waited.max(0)));
+        }
+    }
+    calls.sort_by_key(|(ended, _)| *ended);
+    today.calls = calls.into_iter().map(|(_, talk)| talk).collect();
+    today
 }
 
 async fn load_entries(store: &Store, desk: &DeskId) -> Result<Vec<SavedEntry>, StoreError> {

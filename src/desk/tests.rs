@@ -193,7 +193,7 @@ async fn a_desk_starts_with_the_saved_room_and_records_the_cut_call() {
     let cut = saved(2, Some((Class::Normal, 2)), Some(officer));
     let (desk, mut records) = desk_with(SavedDesk {
         entries: vec![waiting.clone(), cut.clone()],
-        overrides: Vec::new(),
+        ..SavedDesk::default()
     });
     let v = desk.view().await.unwrap();
     let order: Vec<EntryId> = v.view.queue.iter().map(|q| q.entry).collect();

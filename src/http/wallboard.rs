@@ -15,7 +15,6 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
@@ -24,13 +23,13 @@ use super::api::{ClientIp, Staff};
 use super::error::ApiError;
 use crate::app::App;
 use crate::core::ids::DeskId;
-use crate::core::schedule::{Schedule, Window, WindowStatus};
+use crate::core::schedule::{local_midnight, Schedule, Window, WindowStatus};
 use crate::desk::DeskHandle;
 use crate::sim::forecast::{
     forecast as run_forecast, rest_of_window, second_of_day, Advice, Assumptions, Projection, Rest,
 };
 use crate::sim::{Behaviour, CallLength, Patience};
-use crate::store::{Channel, Complaint, Filter, Role, User};
+use crate::store::{Complaint, Role, User};
 
 /// How long a desk's forecast is reused.
 pub const FORECAST_FRESH: SignedDuration = SignedDuration::from_secs(30);
@@ -85,31 +84,7 @@ async fn video_records(
     desk: &DeskId,
     since: Timestamp,
 ) -> Result<Vec<Complaint>, ApiError> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    loop {
-        let f = Filter {
-            desk: Some(desk.clone()),
-            since: Some(since),
-            limit: Filter::MAX_LIMIT,
-            offset,
-            ..Filter::default()
-        };
-        let page = app.store().list(&f).await?;
-        let full = page.len() == Filter::MAX_LIMIT as usize;
-        out.extend(page.into_iter().filter(|c| c.channel == Channel::Video));
-        offset += Filter::MAX_LIMIT;
-        if !full || offset >= MAX_RECORDS {
-            return Ok(out);
-        }
-    }
-}
-
-fn local_midnight(now: Timestamp, tz: &TimeZone) -> Timestamp {
-    now.to_zoned_datetime(tz.clone())
-        .start_of_day()
-        .map(|z| z.timestamp())
-        .unwrap_or(now)
+    Ok(app.store().video_records(desk, since, MAX_RECORDS).await?)
 }
 
 // ---- today's chart ---------------------------------------------------------------------------

@@ -194,6 +194,34 @@ impl Store {
         on_backend!(self, list(filter))
     }
 
+    /// `desk`'s video records (citizens who joined its waiting room) created since `since`,
+    /// newest first, at most about `max` (read in pages).
+    pub async fn video_records(
+        &self,
+        desk: &DeskId,
+        since: Timestamp,
+        max: u32,
+    ) -> Result<Vec<Complaint>, StoreError> {
+        let mut out = Vec::new();
+        let mut offset = 0;
+        loop {
+            let f = Filter {
+                desk: Some(desk.clone()),
+                since: Some(since),
+                limit: Filter::MAX_LIMIT,
+                offset,
+                ..Filter::default()
+            };
+            let page = self.list(&f).await?;
+            let full = page.len() == Filter::MAX_LIMIT as usize;
+            out.extend(page.into_iter().filter(|c| c.channel == Channel::Video));
+            offset += Filter::MAX_LIMIT;
+            if !full || offset >= max {
+                return Ok(out);
+            }
+        }
+    }
+
     /// CSV with a header row; times in `tz` as RFC 3339; returns rows written. Exports
     /// every matching record, newest first: `limit` and `offset` are ignored, because an
     /// export that silently stops at a page size is a wrong export. Reads in pages, so

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sunwai::core::ids::EntryId;
 use sunwai::store::{Disposition, HistoryKind};
 use sunwai_signaling::{
-    close_code, Client, ClientError, ClientMsg, ErrorCode, ServerMsg, WindowInfo,
+    close_code, Client, ClientError, ClientMsg, DeskSnapshot, ErrorCode, ServerMsg, WindowInfo,
 };
 use uuid::Uuid;
 
@@ -162,16 +162,7 @@ async fn a_restart_restores_the_waiting_room_in_order_with_the_call_first() {
 
 /// The window in the supervisor's next snapshot that satisfies `pred`.
 async fn window(sup: &mut Client, what: &str, pred: impl Fn(&WindowInfo) -> bool) -> WindowInfo {
-    match expect(
-        sup,
-        what,
-        |m| matches!(m, ServerMsg::Desk { snapshot } if pred(&snapshot.window)),
-    )
-    .await
-    {
-        ServerMsg::Desk { snapshot } => snapshot.window,
-        _ => unreachable!(),
-    }
+    snapshot(sup, what, |s| pred(&s.window)).await.window
 }
 
 #[tokio::test]
@@ -202,6 +193,67 @@ async fn a_supervisors_extension_of_the_window_survives_a_restart() {
     assert!(w.open, "{w:?}");
     assert_eq!(closes(&w), extended_close, "the extension is kept: {w:?}");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_days_counters_survive_a_restart() {
+    let app = spawn_app().await;
+    let mut officer = app.officer("officer1").await;
+    // One call answered and ended, one citizen who gave up, one still waiting.
+    let mut asha = app.citizen().await;
+    join(&mut asha, "Asha").await;
+    let first = accept_offer(&mut officer).await;
+    officer
+        .request_ok(|id| ClientMsg::EndCall { id, no_show: false })
+        .await
+        .unwrap();
+    expect(
+        &mut officer,
+        "call_ended",
+        |m| matches!(m, ServerMsg::CallEnded { entry, .. } if *entry == first),
+    )
+    .await;
+    officer
+        .request_ok(|id| ClientMsg::GoOffDuty { id })
+        .await
+        .unwrap();
+    let mut bina = app.citizen().await;
+    join(&mut bina, "Bina").await;
+    bina.request_ok(|id| ClientMsg::Leave { id }).await.unwrap();
+    let mut chandra = app.citizen().await;
+    let waiting = join(&mut chandra, "Chandra").await;
+
+    let counts = |s: &DeskSnapshot| (s.calls_today, s.abandoned_today, s.waiting);
+    let mut sup = watch(&app).await;
+    let before = snapshot(&mut sup, "the day so far", |s| counts(s) == (1, 1, 1)).await;
+    assert!(before.avg_call_secs.is_some() && before.avg_wait_secs.is_some());
+
+    let app = app.restart().await;
+    let mut sup = watch(&app).await;
+    let after = snapshot(&mut sup, "the day after the restart", |_| true).await;
+    assert_eq!(counts(&after), (1, 1, 1), "{after:?}");
+    assert_eq!(after.avg_call_secs, before.avg_call_secs);
+    assert_eq!(after.avg_wait_secs, before.avg_wait_secs);
+    assert_eq!(after.queue[0].entry, waiting.entry);
+    app.stop().await;
+}
+
+/// The supervisor's next snapshot that satisfies `pred`.
+async fn snapshot(
+    sup: &mut Client,
+    what: &str,
+    pred: impl Fn(&DeskSnapshot) -> bool,
+) -> DeskSnapshot {
+    match expect(
+        sup,
+        what,
+        |m| matches!(m, ServerMsg::Desk { snapshot } if pred(snapshot)),
+    )
+    .await
+    {
+        ServerMsg::Desk { snapshot } => snapshot,
+        _ => unreachable!(),
+    }
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ use crate::core::schedule::{Schedule, ScheduleError, Window, WindowStatus};
 pub use effects::*;
 pub use estimate::Estimator;
 pub use policy::{ClosePolicy, LateJoin, Policy};
-pub use restore::Saved;
+pub use restore::{Saved, Today};
 pub use view::{OfficerView, QueueItemView, RoomView};
 
 /// Where in the queue an entry stands, before first-come-first-served order applies.

@@ -13,10 +13,46 @@
 //!   write) goes after those with places, in the order given, with a fresh place.
 //!
 //! Restoring never refuses anyone: `max_waiting` and the window decide joins, not returns.
+//!
+//! [`Room::recall_today`] then takes up what today's records say happened before the
+//! restart: the wallboard's counters, and the call lengths the wait estimate learns from.
 
 use jiff::Timestamp;
 
 use super::*;
+
+/// What today's records say happened at the desk before a restart, for
+/// [`Room::recall_today`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Today {
+    /// The talk time of each call that ended today, oldest first.
+    pub calls: Vec<SignedDuration>,
+    /// How long each citizen answered today had waited.
+    pub waits: Vec<SignedDuration>,
+    pub abandoned: u32,
+    pub carried_over: u32,
+}
+
+impl Room {
+    /// Takes up today's counters and call lengths from before a restart, so that the
+    /// wallboard does not start from zero and the wait estimates from the assumed call
+    /// length. Call once, right after [`Room::restore`], with the records of the desk's
+    /// local day of `now`.
+    pub fn recall_today(&mut self, today: &Today, now: Timestamp) {
+        self.roll_day(now);
+        for &talk in &today.calls {
+            self.estimator.record_call(talk);
+            self.stats.calls += 1;
+            self.stats.total_talk += talk;
+        }
+        for &waited in &today.waits {
+            self.stats.answered += 1;
+            self.stats.total_wait += waited;
+        }
+        self.stats.abandoned += today.abandoned;
+        self.stats.carried_over += today.carried_over;
+    }
+}
 
 /// An entry as an earlier run of the server left it, for [`Room::restore`].
 #[derive(Clone, Debug, PartialEq)]

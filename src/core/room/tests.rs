@@ -556,6 +556,37 @@ fn every_schedule_change_says_which_overrides_to_keep_and_they_rebuild_the_same_
 }
 
 #[test]
+fn a_restarted_room_takes_up_todays_counters_and_call_lengths() {
+    let today = Today {
+        calls: vec![secs(10 * 60); 4],
+        waits: vec![secs(5 * 60), secs(15 * 60)],
+        abandoned: 2,
+        carried_over: 1,
+    };
+    let (mut room, _) = Room::restore(Policy::default(), schedule(), Vec::new(), noon());
+    let assumed = room.estimator().mean_call();
+    room.recall_today(&today, noon());
+    let v = room.view(noon());
+    assert_eq!(
+        (v.calls_today, v.abandoned_today, v.carried_over_today),
+        (4, 2, 1)
+    );
+    assert_eq!(v.avg_call, Some(secs(10 * 60)));
+    assert_eq!(v.avg_wait, Some(secs(10 * 60)));
+    // The estimate has learnt today's calls instead of starting from the assumption.
+    let policy = Policy::default();
+    let mut learnt = Estimator::new(policy.assumed_call, policy.wrap_up / 2);
+    for &talk in &today.calls {
+        learnt.record_call(talk);
+    }
+    assert!(room.estimator().mean_call() > assumed);
+    assert_eq!(room.estimator().mean_call(), learnt.mean_call());
+    // Tomorrow the counters start again.
+    let v = room.view(noon() + secs(24 * 3600));
+    assert_eq!((v.calls_today, v.abandoned_today), (0, 0));
+}
+
+#[test]
 fn carried_citizens_go_ahead_of_new_arrivals() {
     let mut sim = Sim::new(Policy::default());
     let c1 = sim.join(1);

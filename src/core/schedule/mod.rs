@@ -294,6 +294,15 @@ fn parse_date(raw: &str) -> Result<Date, ScheduleError> {
     Date::new(year, month, day).map_err(|_| bad())
 }
 
+/// The start of `now`'s local day in `tz` (`now` itself in the rare zone where that day
+/// has no representable start).
+pub fn local_midnight(now: Timestamp, tz: &TimeZone) -> Timestamp {
+    now.to_zoned_datetime(tz.clone())
+        .start_of_day()
+        .map(|z| z.timestamp())
+        .unwrap_or(now)
+}
+
 /// A supervisor's change to the schedule, as data. Each covers a half-open interval of time;
 /// an override whose interval is empty (for example from a corrupted store) changes nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
