@@ -27,7 +27,9 @@ use crate::core::schedule::{Override, Schedule, Window, WindowStatus};
 use crate::sfu::Sfu;
 
 pub use clock::Clock;
-pub use outbox::{ConnId, DeskView, EntryInfo, Inbox, Outbound, Outbox, OUTBOX_CAPACITY};
+pub use outbox::{
+    ConnId, DeskView, EntryInfo, Gate, GateKey, Inbox, Outbound, Outbox, OUTBOX_CAPACITY,
+};
 pub use records::{load_saved, room_class, spawn_record_writer, Fences, RecordJob};
 
 /// Messages a desk may have queued before senders wait.
@@ -641,6 +643,10 @@ impl Actor {
             .iter()
             .any(|e| matches!(e, Effect::Record(_) | Effect::Schedule(_)));
         let mut held = Vec::new();
+        // An officer's `call_ended` waits the same way, and so does everything queued to
+        // that officer after it (a gate in their outbox keeps the order), so that an
+        // officer told the citizen hung up is never contradicted by a restart.
+        let mut gate: Option<(GateKey, Gate)> = None;
         for effect in fx {
             match effect {
                 Effect::Citizen(entry, note) => {
@@ -662,6 +668,10 @@ impl Actor {
                     let about = officer_note_entry(&note)
                         .and_then(|e| self.entries.get(&e).map(|i| (e, i.clone())));
                     if let Some(out) = self.officers.get(&officer) {
+                        if writes && matches!(note, OfficerNote::CallEnded { .. }) {
+                            let (_, g) = gate.get_or_insert_with(Gate::new);
+                            out.push(Outbound::AfterWrite(g.clone()));
+                        }
                         out.push(Outbound::Officer(note, about));
                     }
                 }
@@ -711,8 +721,24 @@ impl Actor {
         if !held.is_empty() {
             self.deliver_when_written(held);
         }
+        if let Some((key, _)) = gate {
+            self.open_when_written(key);
+        }
         self.publish_status(now);
         wrote
+    }
+
+    /// Opens `key`'s gates once the record writer has committed everything sent to it
+    /// before. The actor does not wait.
+    fn open_when_written(&self, key: GateKey) {
+        let (done, written) = oneshot::channel();
+        let records = self.records.clone();
+        tokio::spawn(async move {
+            if records.send(RecordJob::Flushed(done)).await.is_ok() {
+                let _ = written.await;
+            }
+            key.open();
+        });
     }
 
     /// Pushes notes once the record writer has committed everything sent to it before

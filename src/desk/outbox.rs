@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::core::ids::DeskId;
 use crate::core::ids::EntryId;
@@ -45,6 +45,31 @@ pub enum Outbound {
     /// The desk moved to another node (this one lost its lease): reconnect to be routed
     /// there.
     Moved,
+    /// Not a message: what follows waits until the record writer has committed what the
+    /// desk sent it before this (see [`Inbox::recv`]).
+    AfterWrite(Gate),
+}
+
+/// Opens once the record writer has committed a batch of notes (or is gone).
+#[derive(Clone, Debug)]
+pub struct Gate(watch::Receiver<bool>);
+
+impl Gate {
+    /// A closed gate, and what opens it.
+    pub fn new() -> (GateKey, Gate) {
+        let (tx, rx) = watch::channel(false);
+        (GateKey(tx), Gate(rx))
+    }
+}
+
+/// Opens its [`Gate`]s; dropping it opens them too (nothing is left to wait for).
+#[derive(Debug)]
+pub struct GateKey(watch::Sender<bool>);
+
+impl GateKey {
+    pub fn open(self) {
+        let _ = self.0.send(true);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -56,9 +81,54 @@ pub struct Outbox {
 
 /// The connection task's side of an outbox.
 pub struct Inbox {
-    pub rx: mpsc::Receiver<Outbound>,
+    rx: mpsc::Receiver<Outbound>,
     /// Notified when the desk had to give up on this connection because its queue was full.
     pub slow: Arc<Notify>,
+    /// A gate the next message waits behind.
+    gate: Option<watch::Receiver<bool>>,
+}
+
+impl Inbox {
+    /// The next message, in the order the desk queued them; `None` once the desk is gone.
+    /// Messages queued behind an [`Outbound::AfterWrite`] come only once its gate opens.
+    /// Cancel-safe: a gate being waited on is kept for the next call.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        loop {
+            if let Some(gate) = &mut self.gate {
+                // An error is a gate whose key was dropped: nothing left to wait for.
+                let _ = gate.wait_for(|open| *open).await;
+                self.gate = None;
+            }
+            match self.rx.recv().await? {
+                Outbound::AfterWrite(Gate(gate)) => self.gate = Some(gate),
+                msg => return Some(msg),
+            }
+        }
+    }
+
+    /// The next message if one can be had without waiting (for tests).
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        if self.gate.as_ref().is_some_and(|g| !is_open(g)) {
+            return None;
+        }
+        self.gate = None;
+        loop {
+            match self.rx.try_recv().ok()? {
+                Outbound::AfterWrite(Gate(gate)) => {
+                    if !is_open(&gate) {
+                        self.gate = Some(gate);
+                        return None;
+                    }
+                }
+                msg => return Some(msg),
+            }
+        }
+    }
+}
+
+/// Opened, or its key is gone.
+fn is_open(gate: &watch::Receiver<bool>) -> bool {
+    *gate.borrow() || gate.has_changed().is_err()
 }
 
 impl Outbox {
@@ -71,7 +141,11 @@ impl Outbox {
                 tx,
                 slow: slow.clone(),
             },
-            Inbox { rx, slow },
+            Inbox {
+                rx,
+                slow,
+                gate: None,
+            },
         )
     }
 

@@ -59,7 +59,7 @@ fn info(n: u32) -> EntryInfo {
 }
 
 async fn next(inbox: &mut Inbox) -> Outbound {
-    tokio::time::timeout(Duration::from_secs(5), inbox.rx.recv())
+    tokio::time::timeout(Duration::from_secs(5), inbox.recv())
         .await
         .expect("a message in time")
         .expect("outbox open")
@@ -243,37 +243,136 @@ async fn a_desk_starts_with_the_saved_room_and_records_the_cut_call() {
     assert!(matches!(desk.can_join().await, Err(DeskError::Gone)));
 }
 
+/// A record writer that answers flushes at once, or, while the flag is set, hands them to
+/// the test to answer; a desk that writes to it.
+struct HeldWriter {
+    desk: DeskHandle,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    held: mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl HeldWriter {
+    fn start() -> HeldWriter {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        use std::sync::Arc;
+        let cfg = FileConfig::default().validate().unwrap();
+        let (held_tx, held) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>(64);
+        let (tx, mut writer) = mpsc::channel(64);
+        let hold = Arc::new(AtomicBool::new(false));
+        let holding = hold.clone();
+        tokio::spawn(async move {
+            while let Some(job) = writer.recv().await {
+                if let RecordJob::Flushed(done) = job {
+                    if holding.load(SeqCst) {
+                        let _ = held_tx.send(done).await;
+                    } else {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        let desk = spawn_desk(
+            &cfg.desks[0],
+            Clock::starting_at(noon()),
+            tx,
+            SavedDesk::default(),
+            None,
+        );
+        HeldWriter { desk, hold, held }
+    }
+
+    fn hold(&self, on: bool) {
+        self.hold.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answers every flush held so far and stops holding.
+    fn commit(&mut self) {
+        self.hold(false);
+        while let Ok(done) = self.held.try_recv() {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// A citizen in a call with an officer: their entry and both inboxes.
+async fn in_a_call(desk: &DeskHandle, officer: UserId) -> (EntryId, Inbox, Inbox) {
+    let (cbox, mut cin) = Outbox::new(1);
+    let entry = EntryId::new_random();
+    desk.join(entry, info(1), Class::Normal, cbox)
+        .await
+        .unwrap();
+    let (obox, mut oin) = Outbox::new(2);
+    desk.on_duty(officer, "Officer".into(), obox).await.unwrap();
+    loop {
+        if let Outbound::Officer(OfficerNote::Offer { .. }, _) = next(&mut oin).await {
+            break;
+        }
+    }
+    desk.command(Command::Accept { officer, entry })
+        .await
+        .unwrap();
+    loop {
+        if let Outbound::Citizen(CitizenNote::CallStarted { .. }) = next(&mut cin).await {
+            break;
+        }
+    }
+    (entry, cin, oin)
+}
+
+/// An officer is told the citizen hung up only once the record says so, and what the desk
+/// sends the officer after that waits behind it, in order.
+#[tokio::test(start_paused = true)]
+async fn an_officer_hears_the_citizen_hung_up_only_after_the_record_is_written() {
+    let mut w = HeldWriter::start();
+    let desk = w.desk.clone();
+    let officer = UserId::new_random();
+    let (entry, _cin, mut oin) = in_a_call(&desk, officer).await;
+    // A second citizen waits, to be offered once the officer is ready again.
+    let (c2box, _c2in) = Outbox::new(3);
+    let second = EntryId::new_random();
+    desk.join(second, info(2), Class::Normal, c2box)
+        .await
+        .unwrap();
+
+    w.hold(true);
+    // The citizen's own answer waits for the flush too: asked for on the side.
+    let hanging_up = tokio::spawn({
+        let desk = desk.clone();
+        async move { desk.command(Command::Hangup { entry }).await }
+    });
+    let first = w.held.recv().await.expect("a flush asked for");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while let Some(msg) = oin.try_recv() {
+        assert!(
+            !matches!(msg, Outbound::Officer(OfficerNote::CallEnded { .. }, _)),
+            "the officer heard the call ended before the record was written"
+        );
+    }
+    let _ = first.send(());
+    w.commit();
+    loop {
+        if let Outbound::Officer(OfficerNote::CallEnded { .. }, _) = next(&mut oin).await {
+            break;
+        }
+    }
+    hanging_up.await.unwrap().unwrap();
+    // Nothing overtook it: the officer can go on as usual.
+    desk.command(Command::Ready { officer }).await.unwrap();
+    loop {
+        if let Outbound::Officer(OfficerNote::Offer { entry: e, .. }, _) = next(&mut oin).await {
+            assert_eq!(e, second);
+            break;
+        }
+    }
+}
+
 /// A citizen is told their call ended only once the record says so: with the record
 /// writer holding its flush, the note waits; when the write is committed it arrives.
 #[tokio::test(start_paused = true)]
 async fn a_citizen_hears_the_call_ended_only_after_the_record_is_written() {
-    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-    use std::sync::Arc;
-    let cfg = FileConfig::default().validate().unwrap();
-    // A stand-in record writer that answers flushes at once, or, while `hold` is set,
-    // hands them to the test to answer.
-    let (held_tx, mut held) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>(64);
-    let (tx, mut writer) = mpsc::channel(64);
-    let hold = Arc::new(AtomicBool::new(false));
-    let holding = hold.clone();
-    tokio::spawn(async move {
-        while let Some(job) = writer.recv().await {
-            if let RecordJob::Flushed(done) = job {
-                if holding.load(SeqCst) {
-                    let _ = held_tx.send(done).await;
-                } else {
-                    let _ = done.send(());
-                }
-            }
-        }
-    });
-    let desk = spawn_desk(
-        &cfg.desks[0],
-        Clock::starting_at(noon()),
-        tx,
-        SavedDesk::default(),
-        None,
-    );
+    use std::sync::atomic::Ordering::SeqCst;
+    let w = HeldWriter::start();
+    let (desk, hold, mut held) = (w.desk, w.hold, w.held);
 
     let (cbox, mut cin) = Outbox::new(1);
     let entry = EntryId::new_random();
@@ -305,7 +404,7 @@ async fn a_citizen_hears_the_call_ended_only_after_the_record_is_written() {
     });
     let first = held.recv().await.expect("a flush asked for");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    while let Ok(msg) = cin.rx.try_recv() {
+    while let Some(msg) = cin.try_recv() {
         assert!(
             !matches!(msg, Outbound::Citizen(CitizenNote::CallEnded { .. })),
             "the citizen heard the call ended before the record was written"

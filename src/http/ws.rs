@@ -121,6 +121,7 @@ impl Conn {
         let closing = async move { closing.wait_for(|c| *c).await.map(|_| ()) };
         tokio::pin!(hello, idle, closing);
         let mut closing_done = false;
+        let slow = inbox.slow.clone();
         loop {
             tokio::select! {
                 frame = socket.next() => {
@@ -136,12 +137,12 @@ impl Conn {
                         Message::Ping(_) | Message::Pong(_) => {}
                     }
                 }
-                out = inbox.rx.recv() => match out {
+                out = inbox.recv() => match out {
                     Some(out) => self.on_outbound(out),
                     None => return,
                 },
                 Some(r) = remote.recv() => self.on_remote(r),
-                () = inbox.slow.notified() => {
+                () = slow.notified() => {
                     self.close = Some((close_code::POLICY, "too slow: messages were piling up"));
                 }
                 () = &mut hello, if self.identity.is_none() => {
@@ -401,6 +402,8 @@ impl Conn {
                 self.watching.clear();
                 self.close_with(close_code::GOING_AWAY, "desk moved: reconnect");
             }
+            // Taken by `Inbox::recv`, never handed out.
+            Outbound::AfterWrite(_) => {}
         }
     }
 
