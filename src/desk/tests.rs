@@ -370,39 +370,18 @@ async fn an_officer_hears_the_citizen_hung_up_only_after_the_record_is_written()
 /// writer holding its flush, the note waits; when the write is committed it arrives.
 #[tokio::test(start_paused = true)]
 async fn a_citizen_hears_the_call_ended_only_after_the_record_is_written() {
-    use std::sync::atomic::Ordering::SeqCst;
-    let w = HeldWriter::start();
-    let (desk, hold, mut held) = (w.desk, w.hold, w.held);
-
-    let (cbox, mut cin) = Outbox::new(1);
-    let entry = EntryId::new_random();
-    desk.join(entry, info(1), Class::Normal, cbox)
-        .await
-        .unwrap();
+    let mut w = HeldWriter::start();
+    let desk = w.desk.clone();
     let officer = UserId::new_random();
-    let (obox, mut oin) = Outbox::new(2);
-    desk.on_duty(officer, "Officer".into(), obox).await.unwrap();
-    loop {
-        if let Outbound::Officer(OfficerNote::Offer { .. }, _) = next(&mut oin).await {
-            break;
-        }
-    }
-    desk.command(Command::Accept { officer, entry })
-        .await
-        .unwrap();
-    loop {
-        if let Outbound::Citizen(CitizenNote::CallStarted { .. }) = next(&mut cin).await {
-            break;
-        }
-    }
+    let (_, mut cin, _oin) = in_a_call(&desk, officer).await;
 
     // The writer now holds its flushes: the officer ends the call.
-    hold.store(true, SeqCst);
+    w.hold(true);
     let ending = tokio::spawn({
         let desk = desk.clone();
         async move { desk.command(Command::EndCall { officer }).await }
     });
-    let first = held.recv().await.expect("a flush asked for");
+    let first = w.held.recv().await.expect("a flush asked for");
     tokio::time::sleep(Duration::from_secs(2)).await;
     while let Some(msg) = cin.try_recv() {
         assert!(
@@ -412,10 +391,7 @@ async fn a_citizen_hears_the_call_ended_only_after_the_record_is_written() {
     }
     // Committed: every flush asked for so far is answered.
     let _ = first.send(());
-    hold.store(false, SeqCst);
-    while let Ok(done) = held.try_recv() {
-        let _ = done.send(());
-    }
+    w.commit();
     loop {
         if let Outbound::Citizen(CitizenNote::CallEnded { .. }) = next(&mut cin).await {
             break;
