@@ -122,8 +122,8 @@ pub struct SavedEntry {
     pub info: EntryInfo,
 }
 
-/// What the last run left of a desk: its waiting room, and the supervisors' changes to its
-/// schedule.
+/// What the last run left of a desk: its waiting room, the supervisors' changes to its
+/// schedule, and the day so far.
 #[derive(Clone, Debug, Default)]
 pub struct SavedDesk {
     pub entries: Vec<SavedEntry>,
@@ -314,8 +314,8 @@ struct Actor {
     drained: Vec<oneshot::Sender<()>>,
 }
 
-/// Starts the actor for one desk, with the entries and schedule overrides the last run
-/// left (see `Room::restore`; empty on a first start).
+/// Starts the actor for one desk with what the last run left (see `Room::restore` and
+/// `Room::recall_today`; empty on a first start).
 pub fn spawn_desk(
     cfg: &DeskConfig,
     clock: Clock,
