@@ -118,7 +118,7 @@ pub fn room_class(c: QueueClass) -> Class {
     }
 }
 
-pub fn stored_override(o: &Override) -> ScheduleOverride {
+fn stored_override(o: &Override) -> ScheduleOverride {
     let (kind, from, until) = match *o {
         Override::Opened { window } => (OverrideKind::Opened, window.opens_at, window.closes_at),
         Override::Extended { from, until } => (OverrideKind::Extended, from, until),
@@ -127,7 +127,7 @@ pub fn stored_override(o: &Override) -> ScheduleOverride {
     ScheduleOverride { kind, from, until }
 }
 
-pub fn room_override(o: &ScheduleOverride) -> Override {
+fn room_override(o: &ScheduleOverride) -> Override {
     let (from, until) = (o.from, o.until);
     match o.kind {
         OverrideKind::Opened => Override::Opened {
@@ -171,7 +171,7 @@ pub async fn load_saved(
 const TODAY_RECORDS: u32 = 20_000;
 
 /// The day's counters and call lengths from today's records (any order).
-pub fn today_from(records: &[Complaint]) -> Today {
+fn today_from(records: &[Complaint]) -> Today {
     let mut today = Today::default();
     let mut calls = Vec::new();
     for c in records {
