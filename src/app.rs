@@ -93,8 +93,9 @@ impl App {
     ) -> anyhow::Result<App> {
         let m = &config.media;
         let media = if m.enabled {
+            let bind = crate::sfu::media_bind(local.ip(), m.bind);
             let sfu = Sfu::start(&MediaConfig {
-                bind: m.bind,
+                bind,
                 base_port: m.base_port,
                 workers: m.workers,
                 announce: m.announce,
@@ -103,7 +104,7 @@ impl App {
             .map_err(|e| {
                 anyhow::anyhow!(
                     "could not open the media ports ({}:{} and up): {e}",
-                    m.bind,
+                    bind,
                     m.base_port
                 )
             })?;

@@ -116,7 +116,8 @@ pub struct MediaFile {
 #[derive(Clone, Debug)]
 pub struct MediaSettings {
     pub enabled: bool,
-    pub bind: std::net::IpAddr,
+    /// `None`: the address the server listens on (see [`crate::sfu::media_bind`]).
+    pub bind: Option<std::net::IpAddr>,
     pub base_port: u16,
     pub workers: usize,
     pub announce: Option<std::net::IpAddr>,
@@ -253,11 +254,13 @@ pub struct Overrides {
 impl MediaFile {
     fn validate(&self) -> Result<MediaSettings, ConfigError> {
         let bad = |m: String| ConfigError::Invalid(format!("media.{m}"));
-        let bind = self
-            .bind
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("bind: {:?} is not an IP address", self.bind)))?;
+        let bind = match self.bind.trim() {
+            "" => None,
+            b => Some(
+                b.parse()
+                    .map_err(|_| bad(format!("bind: {b:?} is not an IP address")))?,
+            ),
+        };
         let announce = match self.announce.trim() {
             "" => None,
             a => Some(

@@ -645,6 +645,15 @@ pub struct MediaOut {
     pub keyframe_requests_out: u64,
     pub refused_sources: u64,
     pub refused_candidates: u64,
+    /// Datagrams dropped because they named no peer (a connectivity check with an unknown
+    /// ICE username) or came from an address no peer has validated.
+    pub unknown_ufrag: u64,
+    pub unknown_source: u64,
+    /// Answers to the server's own connectivity checks routed by the address that sent
+    /// the check's trigger (Firefox's aggressive nomination).
+    pub check_replies_routed: u64,
+    /// Legs that failed after connecting (ICE or DTLS lost, consent expired).
+    pub legs_failed: u64,
     pub setup_timeouts: u64,
     pub renegotiations: u64,
     pub ice_restarts: u64,
@@ -685,6 +694,10 @@ pub async fn media_stats(
         keyframe_requests_out: s.keyframe_requests_out,
         refused_sources: s.sources_refused,
         refused_candidates: s.candidates_refused,
+        unknown_ufrag: s.unknown_ufrag,
+        unknown_source: s.unknown_source,
+        check_replies_routed: s.check_replies_routed,
+        legs_failed: s.legs_failed,
         setup_timeouts: s.setup_timeouts,
         renegotiations: s.renegotiations,
         ice_restarts: s.ice_restarts,

@@ -91,6 +91,39 @@ pub enum MediaError {
     Internal(String),
 }
 
+/// The address the media sockets bind to: the configured one, else the address the
+/// server listens on. When that is every address (`0.0.0.0`, `::`), one concrete address
+/// is needed all the same (browsers must be told where to send, and replies must come
+/// from the address they sent to): the one the system would send from towards the
+/// internet, found by a route look-up that sends nothing. Loopback when there is no route.
+pub fn media_bind(listen: IpAddr, configured: Option<IpAddr>) -> IpAddr {
+    if let Some(ip) = configured {
+        return ip;
+    }
+    if !listen.is_unspecified() {
+        return listen;
+    }
+    // Documentation addresses (RFC 5737, RFC 3849): only the route to them is looked up.
+    let (any, probe): (SocketAddr, SocketAddr) = if listen.is_ipv4() {
+        (([0, 0, 0, 0], 0).into(), ([203, 0, 113, 1], 9).into())
+    } else {
+        (
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+            (std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 9).into(),
+        )
+    };
+    let routed = std::net::UdpSocket::bind(any)
+        .and_then(|s| s.connect(probe).and_then(|()| s.local_addr()))
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified());
+    routed.unwrap_or(if listen.is_ipv4() {
+        IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+    })
+}
+
 /// Where and how the workers run.
 #[derive(Clone, Debug)]
 pub struct MediaConfig {
@@ -128,7 +161,14 @@ pub struct WorkerStats {
     pub keyframe_requests_in: u64,
     pub keyframe_requests_out: u64,
     pub keyframe_requests_throttled: u64,
+    /// Datagrams from an address no peer has validated (and not a check naming one).
     pub unknown_source: u64,
+    /// Connectivity checks naming an ICE username no peer of the worker has.
+    pub unknown_ufrag: u64,
+    /// Answers to the crate's own checks, routed by the address that triggered them.
+    pub check_replies_routed: u64,
+    /// Legs that failed after connecting (ICE or DTLS lost, consent expired).
+    pub legs_failed: u64,
     pub sources_refused: u64,
     pub candidates_refused: u64,
     pub send_dropped: u64,
@@ -168,6 +208,9 @@ impl WorkerStats {
             keyframe_requests_out,
             keyframe_requests_throttled,
             unknown_source,
+            unknown_ufrag,
+            check_replies_routed,
+            legs_failed,
             sources_refused,
             candidates_refused,
             send_dropped,

@@ -2,7 +2,11 @@
 //! extensions come off, and each receiving leg gets the packet with its own SSRC, payload
 //! type and ids for the extensions that travel end to end (`codec::FORWARDED_EXTENSIONS`).
 //! Sequence numbers are shifted per leg so that each leg's stream has no gap where
-//! nothing was sent to it ([`SeqMap`]); timestamps pass unchanged. Pure: no I/O, no clock.
+//! nothing was sent to it ([`SeqMap`]); timestamps pass unchanged until the publisher's
+//! stream is replaced by a new one (a reload, a new connection), when they are re-based so
+//! the leg's stream goes on where it was ([`TsMap`]). Pure: no I/O; time is passed in.
+
+use std::time::Instant;
 
 use bytes::Bytes;
 use rtc::rtp;
@@ -118,6 +122,47 @@ impl SeqMap {
     }
 }
 
+/// One receiving leg's RTP timestamps for one track: the publisher's plus an offset, which
+/// is re-based when the publisher's stream is replaced. A new browser connection starts
+/// its timestamps at a random value; passed on unchanged, that jump would look to the
+/// receiver's jitter buffer like hours of delay or a stream from the future. Re-based,
+/// the leg's timeline goes on from its last packet, advanced by the time that passed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TsMap {
+    offset: u32,
+    /// The newest timestamp sent on this leg and when.
+    last: Option<(u32, Instant)>,
+    rebase: bool,
+}
+
+impl TsMap {
+    /// The next packet comes from a new stream: continue this leg's timeline from it.
+    pub fn rebase(&mut self) {
+        self.rebase = true;
+    }
+
+    /// This leg's timestamp for the publisher's `ts`, received at `now`.
+    pub fn map(&mut self, ts: u32, now: Instant, clock_rate: u32) -> u32 {
+        if std::mem::take(&mut self.rebase) {
+            if let Some((last, at)) = self.last {
+                let ticks = now.saturating_duration_since(at).as_secs_f64() * f64::from(clock_rate);
+                // At least one tick on, so the first new frame is never the same instant as
+                // the last old one.
+                let next = last.wrapping_add((ticks as u32).max(1));
+                self.offset = next.wrapping_sub(ts);
+            }
+        }
+        let out = ts.wrapping_add(self.offset);
+        if self
+            .last
+            .is_none_or(|(l, _)| out.wrapping_sub(l) < 0x8000_0000)
+        {
+            self.last = Some((out, now));
+        }
+        out
+    }
+}
+
 /// `pkt` without any extension (when a leg refuses the ids it was given).
 pub fn without_extensions(mut pkt: rtp::Packet) -> rtp::Packet {
     pkt.header.extension = false;
@@ -172,6 +217,39 @@ mod tests {
         let mut fresh = SeqMap::default();
         fresh.pause();
         assert_eq!(fresh.map(40_000), 40_000);
+    }
+
+    #[test]
+    fn timestamps_pass_unchanged_until_the_stream_is_replaced_then_go_on_in_time() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + std::time::Duration::from_millis(n);
+        let mut m = TsMap::default();
+        assert_eq!(m.map(1_000, ms(0), 90_000), 1_000);
+        assert_eq!(m.map(4_000, ms(33), 90_000), 4_000);
+        // A re-base before anything was sent changes nothing.
+        let mut fresh = TsMap::default();
+        fresh.rebase();
+        assert_eq!(fresh.map(77, ms(0), 90_000), 77);
+        // The publisher reconnects 2 s later with a new random start.
+        m.rebase();
+        let first = m.map(3_000_000_000, ms(2_033), 90_000);
+        assert_eq!(
+            first,
+            4_000 + 180_000,
+            "2 s at 90 kHz after the last packet"
+        );
+        // From then on the new stream's own spacing, wrapping included.
+        assert_eq!(m.map(3_000_003_000, ms(2_066), 90_000), first + 3_000);
+        assert_eq!(
+            m.map(
+                3_000_000_000u32.wrapping_add(1_300_000_000),
+                ms(9_000),
+                90_000
+            ),
+            first.wrapping_add(1_300_000_000)
+        );
+        // A late packet of the new stream maps back in place and does not move `last`.
+        assert_eq!(m.map(3_000_001_500, ms(9_001), 90_000), first + 1_500);
     }
 
     #[test]

@@ -46,10 +46,23 @@ use crate::config::Cidr;
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 /// A peer connection that has not connected this long after its answer is dropped.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// A leg with no connectivity check this long is "disconnected" (nothing is forwarded
+/// to it), and this much longer again "failed" (removed).
+const ICE_DISCONNECTED_AFTER: Duration = Duration::from_secs(15);
+const ICE_FAILED_AFTER: Duration = Duration::from_secs(15);
 /// Housekeeping (setup time-outs, metrics) runs this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Datagrams read per wake-up before the queued output is flushed.
 const BATCH: usize = 64;
+/// Refusals logged per worker: one line per peer or source, up to this many.
+const MAX_REFUSALS_LOGGED: usize = 1024;
+
+/// Whom a refusal was logged for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Refusal {
+    Peer(usize),
+    Source(IpAddr),
+}
 
 pub struct WorkerConfig {
     pub index: usize,
@@ -165,6 +178,8 @@ struct Slot {
     /// publisher sent meanwhile (held for a keyframe, switched off): added to the
     /// publisher's numbers, and re-based at the first packet after a pause.
     seq: rewrite::SeqMap,
+    /// Timestamps, re-based when the publisher's connection is replaced.
+    ts: rewrite::TsMap,
     /// The leg's last negotiation lets the server send on this track (a browser in
     /// audio-only mode makes its video inactive).
     sending: bool,
@@ -208,6 +223,8 @@ struct Worker {
     /// is not).
     pending: HashMap<SocketAddr, usize>,
     calls: HashMap<Uuid, Call>,
+    /// Peers and sources whose refusal (outside `allowed_networks`) was logged already.
+    refusals_logged: HashSet<Refusal>,
     touched: HashSet<usize>,
     inputs: HashSet<usize>,
     dead: Vec<usize>,
@@ -233,6 +250,7 @@ impl Worker {
             by_addr: HashMap::new(),
             pending: HashMap::new(),
             calls: HashMap::new(),
+            refusals_logged: HashSet::new(),
             touched: HashSet::new(),
             inputs: HashSet::new(),
             dead: Vec::new(),
@@ -542,11 +560,13 @@ impl Worker {
     fn on_datagram(&mut self, data: &[u8], src: SocketAddr, now: Instant) {
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += data.len() as u64;
+        let request_ufrag = wire::binding_request_ufrag(data);
         if !self.allowed(src.ip()) {
             self.stats.sources_refused += 1;
+            self.log_refused(src, request_ufrag);
             return;
         }
-        let idx = match wire::binding_request_ufrag(data) {
+        let idx = match request_ufrag {
             Some(ufrag) => {
                 let idx = self.by_ufrag.get(ufrag).copied();
                 if let Some(idx) = idx {
@@ -556,10 +576,31 @@ impl Worker {
                 }
                 idx
             }
-            None => self.by_addr.get(&src).copied(),
+            None => match self.by_addr.get(&src) {
+                Some(&idx) => Some(idx),
+                // The answer to a check the crate sent itself: rtc-ice 0.21.1 does not
+                // answer a request that nominates a pair that has not succeeded yet (what
+                // Firefox sends, nominating aggressively) but checks the pair first, and
+                // only after that check succeeds does it answer the next request. So the
+                // reply comes from an address that has not been answered yet: route it to
+                // the peer whose ufrag that address named. The crate still checks the
+                // transaction id and MESSAGE-INTEGRITY.
+                None if wire::is_binding_success(data) => {
+                    let idx = self.pending.get(&src).copied();
+                    if idx.is_some() {
+                        self.stats.check_replies_routed += 1;
+                    }
+                    idx
+                }
+                None => None,
+            },
         };
         let Some(idx) = idx else {
-            self.stats.unknown_source += 1;
+            if request_ufrag.is_some() {
+                self.stats.unknown_ufrag += 1;
+            } else {
+                self.stats.unknown_source += 1;
+            }
             return;
         };
         let Some(p) = self.peers[idx].as_mut() else {
@@ -581,6 +622,33 @@ impl Worker {
         }
         self.inputs.insert(idx);
         self.touched.insert(idx);
+    }
+
+    /// Says once per peer (or once per source, when the datagram names no peer of this
+    /// worker) why media from `src` was refused: an operator who narrowed
+    /// `allowed_networks` sees which caller it kept out.
+    fn log_refused(&mut self, src: SocketAddr, ufrag: Option<&str>) {
+        let peer = ufrag.and_then(|u| self.by_ufrag.get(u).copied());
+        let key = match peer {
+            Some(idx) => Refusal::Peer(idx),
+            None => Refusal::Source(src.ip()),
+        };
+        if self.refusals_logged.len() >= MAX_REFUSALS_LOGGED {
+            return;
+        }
+        if !self.refusals_logged.insert(key) {
+            return;
+        }
+        match peer.and_then(|i| self.peers[i].as_ref()) {
+            Some(p) => tracing::warn!(
+                source = %src, call = %p.call, leg = p.leg.kind_name(),
+                "media: refused a caller's connectivity check: the source is outside [media] allowed_networks"
+            ),
+            None => tracing::warn!(
+                source = %src,
+                "media: refused datagrams from a source outside [media] allowed_networks"
+            ),
+        }
     }
 
     fn handle_timers(&mut self, now: Instant) {
@@ -675,6 +743,16 @@ impl Worker {
                 ) => p.kick = true,
                 RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => match s {
                     RTCPeerConnectionState::Connected => {
+                        if p.ever_connected {
+                            // Back after a gap: what it missed is gone, so its video
+                            // starts again at a keyframe, numbered on from before.
+                            for slot in &mut p.slots {
+                                slot.seq.pause();
+                                if slot.kind == RtpCodecKind::Video {
+                                    slot.awaiting_keyframe = true;
+                                }
+                            }
+                        }
                         p.connected = true;
                         p.ever_connected = true;
                         // A receiver that just connected needs a keyframe to show video.
@@ -682,6 +760,10 @@ impl Worker {
                     }
                     RTCPeerConnectionState::Disconnected => p.connected = false,
                     RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                        if s == RTCPeerConnectionState::Failed && p.ever_connected {
+                            self.stats.legs_failed += 1;
+                            tracing::info!(call = %p.call, leg = p.leg.kind_name(), "media: a leg's connection failed");
+                        }
                         p.connected = false;
                         self.dead.push(idx);
                     }
@@ -795,6 +877,7 @@ impl Worker {
         // End-to-end extensions only, kept in a fixed array: no allocation per packet.
         let kept = rewrite::strip_extensions(&mut pkt, &t.ext_in);
         let keyframe_start = kind == RtpCodecKind::Video && codec::vp8_keyframe_start(&pkt.payload);
+        let clock_rate = codec::codec_for(kind).clock_rate;
         let mut wants_keyframe = false;
         // Borrowed out of the call while forwarding (nothing below changes membership), so
         // the list is not copied for every packet.
@@ -865,6 +948,8 @@ impl Worker {
                 pkt.clone()
             };
             let seq = slot.seq.map(this.header.sequence_number);
+            let mut this = this;
+            this.header.timestamp = slot.ts.map(this.header.timestamp, now, clock_rate);
             let out = rewrite::for_leg(this, slot.ssrc, pt, seq, &kept, &slot.ext_out);
             let had_ext = out.header.extension;
             // A copy for the retry below only when there is something to retry without.
@@ -957,6 +1042,9 @@ impl Worker {
         }
         self.by_ufrag.remove(&p.ufrag);
         self.pending.retain(|_, v| *v != idx);
+        if let Some(source) = p.leg.publisher() {
+            self.publisher_replaced(p.call, source);
+        }
         for a in &p.addrs {
             if self.by_addr.get(a) == Some(&idx) {
                 self.by_addr.remove(a);
@@ -970,8 +1058,31 @@ impl Worker {
         }
         self.touched.remove(&idx);
         self.inputs.remove(&idx);
+        self.refusals_logged.remove(&Refusal::Peer(idx));
         self.free.push(idx);
         self.stats.peers_removed += 1;
+    }
+
+    /// `source`'s connection is gone (a reload, a new connection, a failure): whatever
+    /// comes next from that side is a new stream. Every leg receiving it re-bases sequence
+    /// numbers and timestamps at its first packet, and its video waits for a keyframe
+    /// (the first packets of a new stream are asked for as a keyframe when it connects).
+    fn publisher_replaced(&mut self, call: Uuid, source: Publisher) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        for &idx in &c.members {
+            let Some(p) = self.peers[idx].as_mut() else {
+                continue;
+            };
+            for slot in p.slots.iter_mut().filter(|s| s.source == source) {
+                slot.seq.pause();
+                slot.ts.rebase();
+                if slot.kind == RtpCodecKind::Video {
+                    slot.awaiting_keyframe = true;
+                }
+            }
+        }
     }
 
     // ---------------------------------------------------------------------------------
@@ -1071,6 +1182,11 @@ fn build_pc(now: Instant) -> Result<RTCPeerConnection, MediaError> {
     let registry = codec::registry(&mut me).map_err(internal)?;
     let settings = SettingEngineBuilder::new()
         .with_lite(true)
+        // rtc counts only connectivity checks as signs of life, not media, and browsers
+        // and aiortc check consent every 4–6 s (RFC 7675): with the crate's 5 s a live leg
+        // flapped to "disconnected" and its video stopped. Consent is lost after 30 s
+        // without a check (RFC 7675), so: disconnected after 15, failed 15 later.
+        .with_ice_timeouts(Some(ICE_DISCONNECTED_AFTER), Some(ICE_FAILED_AFTER), None)
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .build();
     RTCPeerConnectionBuilder::new()
@@ -1123,6 +1239,7 @@ fn add_slot(
         ext_out: Vec::new(),
         awaiting_keyframe: kind == RtpCodecKind::Video,
         seq: rewrite::SeqMap::default(),
+        ts: rewrite::TsMap::default(),
         sending: true,
     })
 }

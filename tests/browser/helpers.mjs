@@ -1,13 +1,14 @@
-// Shared helpers for the browser tests: Chromium with fake camera and microphone, the
-// i18n dictionaries, accessibility checks with axe-core, screenshots for the user guide
-// (UPDATE_SCREENSHOTS=1) and of every page when a test fails.
+// Shared helpers for the browser tests: browsers with fake camera and microphone, each in
+// its own network namespace; the i18n dictionaries, accessibility checks with axe-core,
+// screenshots for the user guide (UPDATE_SCREENSHOTS=1) and of every page when a test
+// fails.
 
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchIn, newContextOptions } from './browsers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '..', '..');
@@ -28,25 +29,29 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 export const PHONE = { width: 360, height: 740 };
 export const DESKTOP = { width: 1280, height: 860 };
 
-export async function launch() {
-  // Playwright gives every launch a fresh, temporary user-data-dir of its own.
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--autoplay-policy=no-user-gesture-required', '--allow-loopback-in-peer-connection',
-    ],
-  });
+// The test network made by tests/it/netlab.rs: the server's address and one network
+// namespace per client, so that every browser sends from an interface address of its
+// own, as a phone does, never from loopback.
+export const LAB = JSON.parse(process.env.SUNWAI_LAB || 'null');
+if (!LAB || LAB.hosts.length < 8) throw new Error('SUNWAI_LAB is not set: run these tests through `cargo test browser` (tests/it/browser.rs)');
+/** Who runs where: one namespace per browser (or other client) a test starts. */
+export const HOSTS = {
+  citizen: LAB.hosts[0], officer: LAB.hosts[1], supervisor: LAB.hosts[2],
+  // The interoperability matrix (interop.test.mjs): a citizen and an officer per hearing.
+  a: LAB.hosts[3], b: LAB.hosts[4], c: LAB.hosts[5], d: LAB.hosts[6], e: LAB.hosts[7],
+};
+
+/** A browser (`chromium` or `firefox`) inside `host`'s namespace. */
+export async function launch(host, kind = 'chromium') {
+  return launchIn(host, kind);
 }
 
 /** Every page a test opens, so that all of them can be photographed when it fails. */
 const open = [];
 
 export async function newPage(browser, name, viewport = PHONE, base = BASE) {
-  const ctx = await browser.newContext({ viewport, locale: 'hi-IN', timezoneId: 'Asia/Kolkata' });
-  await ctx.grantPermissions(['camera', 'microphone', 'notifications'], { origin: base });
+  const kind = browser.browserType().name();
+  const ctx = await browser.newContext({ ...newContextOptions(kind), viewport, locale: 'hi-IN', timezoneId: 'Asia/Kolkata' });
   const page = await ctx.newPage();
   page.setDefaultTimeout(15000);
   page.problems = [];
@@ -163,4 +168,37 @@ export async function joinQueue(page, name, opts = {}) {
   await page.click('#join');
   await screen(page, 's-waiting');
   return expectText(page, '#waiting-ref', /^PRY-\d{4}-\d+$/);
+}
+
+/** Inbound media counters of the page's call, from getStats(): video frames decoded,
+ *  packets and losses, audio samples received. */
+export async function inboundMedia(page) {
+  return page.evaluate(async () => {
+    const pc = window.sunwaiCallMedia && window.sunwaiCallMedia.pc;
+    const out = { frames: 0, samples: 0, packets: 0, lost: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      if (r.kind === 'video') { out.frames += r.framesDecoded || 0; out.packets += r.packetsReceived || 0; out.lost += r.packetsLost || 0; }
+      if (r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
+    });
+    return out;
+  });
+}
+
+/** Per inbound stream of the supervisor's monitor: video packets and frames, audio samples. */
+export async function monitorMedia(page) {
+  return page.evaluate(async () => {
+    const pc = window.sunwaiMonitorMedia && window.sunwaiMonitorMedia.pc;
+    const out = { packets: [], frames: [], samples: [] };
+    if (!pc) return out;
+    const rows = [];
+    (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp') rows.push(r); });
+    rows.sort((a, b) => String(a.mid).localeCompare(String(b.mid)));
+    for (const r of rows) {
+      if (r.kind === 'video') { out.packets.push(r.packetsReceived || 0); out.frames.push(r.framesDecoded || 0); }
+      if (r.kind === 'audio') out.samples.push(r.totalSamplesReceived || 0);
+    }
+    return out;
+  });
 }

@@ -5,20 +5,27 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BASE, CLOSED, DESKTOP, dict, launch, newPage, withPages, text, expectText, screen, checkA11y,
-  shot, signIn, fillIntake, joinQueue,
+  BASE, CLOSED, DESKTOP, HOSTS, dict, launch, newPage, withPages, text, expectText, screen, checkA11y,
+  shot, signIn, fillIntake, joinQueue, inboundMedia, monitorMedia,
 } from './helpers.mjs';
 
 const hi = dict.hi;
 const en = dict.en;
-let browser;
+// One browser per role, each in its own network namespace (HOSTS in helpers.mjs).
+let browsers;
 
 describe('sunwai in a browser', () => {
-  before(async () => { browser = await launch(); });
-  after(async () => { await browser.close(); });
+  before(async () => {
+    browsers = {
+      citizen: await launch(HOSTS.citizen),
+      officer: await launch(HOSTS.officer),
+      supervisor: await launch(HOSTS.supervisor),
+    };
+  });
+  after(async () => { for (const b of Object.values(browsers)) await b.close(); });
 
   test('Hindi is the default; the toggle switches to English and is remembered', withPages('language', async () => {
-    const page = await newPage(browser, 'citizen');
+    const page = await newPage(browsers.citizen, 'citizen');
     await page.goto(`${BASE}/`);
     await screen(page, 's-intake');
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'hi');
@@ -45,7 +52,7 @@ describe('sunwai in a browser', () => {
   }));
 
   test('a hearing: intake, device check, waiting, call, outcome, end screen, records, status', withPages('hearing', async () => {
-    const citizen = await newPage(browser, 'citizen');
+    const citizen = await newPage(browsers.citizen, 'citizen');
     await citizen.goto(`${BASE}/d/ssp-prayagraj`);
     await screen(citizen, 's-intake');
     await expectText(citizen, '#intake-window', /12:00 – 14:00/);
@@ -75,7 +82,7 @@ describe('sunwai in a browser', () => {
     await checkA11y(citizen, 'the waiting room');
 
     // The supervisor watches and broadcasts; the citizen sees the message.
-    const sup = await newPage(browser, 'supervisor', DESKTOP);
+    const sup = await newPage(browsers.supervisor, 'supervisor', DESKTOP);
     await sup.goto(`${BASE}/supervisor`);
     await signIn(sup, 'supervisor');
     await expectText(sup, '#b-waiting', '1');
@@ -105,7 +112,7 @@ describe('sunwai in a browser', () => {
     await shot(citizen, 'citizen-waiting');
 
     // The officer signs in, goes on duty and is offered the citizen.
-    const officer = await newPage(browser, 'officer', DESKTOP);
+    const officer = await newPage(browsers.officer, 'officer', DESKTOP);
     await officer.goto(`${BASE}/officer`);
     await shot(officer, 'officer-signin');
     await signIn(officer, 'officer1');
@@ -294,8 +301,8 @@ describe('sunwai in a browser', () => {
   }));
 
   test('a citizen who reloads keeps their place', withPages('reload', async () => {
-    const first = await newPage(browser, 'first');
-    const second = await newPage(browser, 'second');
+    const first = await newPage(browsers.citizen, 'first');
+    const second = await newPage(browsers.citizen, 'second');
     await joinQueue(first, 'पहला नागरिक');
     const ref = await joinQueue(second, 'दूसरा नागरिक', { mobile: '9123456780' });
     await expectText(second, '#position', '2');
@@ -321,7 +328,7 @@ describe('sunwai in a browser', () => {
   }));
 
   test('on a slow 2G connection the page loads and the citizen joins the queue', withPages('slow', async () => {
-    const page = await newPage(browser, 'citizen');
+    const page = await newPage(browsers.citizen, 'citizen');
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Network.enable');
     // "Regular 2G" as Chromium's DevTools define it: 250 kbit/s down, 50 up, 300 ms.
@@ -345,7 +352,7 @@ describe('sunwai in a browser', () => {
 
   test('outside hours: the next window and a written complaint', withPages('closed', async () => {
     assert.ok(CLOSED, 'SUNWAI_CLOSED_URL');
-    const page = await newPage(browser, 'citizen', undefined, CLOSED);
+    const page = await newPage(browsers.citizen, 'citizen', undefined, CLOSED);
     await page.goto(`${CLOSED}/`);
     await screen(page, 's-intake');
     await page.locator('#closed-info').waitFor({ state: 'visible' });
@@ -372,7 +379,6 @@ describe('sunwai in a browser', () => {
   }));
 });
 
-/** Inbound media counters of the page's call, from getStats(). */
 /** Both pages of a call decode the other side's video and receive its audio, both
  *  increasing (allowing a few seconds for video that restarts at a keyframe). */
 async function bothDecode(...pages) {
@@ -391,35 +397,4 @@ async function bothDecode(...pages) {
     assert.ok(first.frames > 0 && later.frames > first.frames, `${page.sunwaiName} decodes video: ${JSON.stringify([first, later])}`);
     assert.ok(first.samples > 0 && later.samples > first.samples, `${page.sunwaiName} receives audio: ${JSON.stringify([first, later])}`);
   }
-}
-
-async function inboundMedia(page) {
-  return page.evaluate(async () => {
-    const pc = window.sunwaiCallMedia && window.sunwaiCallMedia.pc;
-    const out = { frames: 0, samples: 0, packets: 0, lost: 0 };
-    if (!pc) return out;
-    (await pc.getStats()).forEach((r) => {
-      if (r.type !== 'inbound-rtp') return;
-      if (r.kind === 'video') { out.frames += r.framesDecoded || 0; out.packets += r.packetsReceived || 0; out.lost += r.packetsLost || 0; }
-      if (r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
-    });
-    return out;
-  });
-}
-
-/** Per inbound stream of the supervisor's monitor: video packets and frames, audio samples. */
-async function monitorMedia(page) {
-  return page.evaluate(async () => {
-    const pc = window.sunwaiMonitorMedia && window.sunwaiMonitorMedia.pc;
-    const out = { packets: [], frames: [], samples: [] };
-    if (!pc) return out;
-    const rows = [];
-    (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp') rows.push(r); });
-    rows.sort((a, b) => String(a.mid).localeCompare(String(b.mid)));
-    for (const r of rows) {
-      if (r.kind === 'video') { out.packets.push(r.packetsReceived || 0); out.frames.push(r.framesDecoded || 0); }
-      if (r.kind === 'audio') out.samples.push(r.totalSamplesReceived || 0);
-    }
-    return out;
-  });
 }

@@ -1,12 +1,18 @@
 //! The browser app end to end: the real server (one at 12:05 inside the hearing window,
-//! one whose window is 09:00–10:00 and so closed), driven by headless Chromium through
-//! `node --test tests/browser/` (playwright-core). `scripts/test` installs Chromium and
-//! the node modules first; this test fails rather than skips when they are missing.
+//! one whose window is 09:00–10:00 and so closed) over HTTPS, driven by headless Chromium
+//! and Firefox ESR through `node --test tests/browser/` (playwright-core), each browser in
+//! its own network namespace (`netlab`). `scripts/test` installs the browsers and the node
+//! modules first; this test fails rather than skips when they are missing.
 
 use std::path::Path;
 use std::process::Command;
 
 use crate::helpers::*;
+use crate::netlab::Lab;
+
+/// Namespaces for the browsers (and other clients) of one run: see tests/browser/helpers.mjs
+/// for who uses which.
+const BROWSER_HOSTS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_end_to_end() {
@@ -24,16 +30,24 @@ async fn browser_end_to_end() {
     // Screenshots of a failed run are written afresh each time.
     let _ = std::fs::remove_dir_all(root.join("target/browser-screenshots"));
 
-    let app = spawn_app().await;
-    let closed = spawn_app_with(|c| c.desks[0].windows = vec!["09:00-10:00".into()]).await;
+    // Every browser runs in a namespace of its own and meets the server over HTTPS on the
+    // lab's address, as a phone meets a deployment (no browser flags that change networking).
+    let lab = Lab::new(BROWSER_HOSTS);
+    let app = spawn_app_in(&lab, |_| {}).await;
+    let closed = spawn_app_in(&lab, |c| c.desks[0].windows = vec!["09:00-10:00".into()]).await;
 
     let mut cmd = Command::new("node");
-    cmd.arg("--test")
-        .arg("--test-concurrency=1")
-        .arg("tests/browser/")
+    cmd.arg("--test").arg("--test-concurrency=1");
+    // SUNWAI_BROWSER_TESTS=PATTERN runs only the browser tests whose names match (while
+    // working on one); CI runs them all.
+    if let Ok(pattern) = std::env::var("SUNWAI_BROWSER_TESTS") {
+        cmd.arg(format!("--test-name-pattern={pattern}"));
+    }
+    cmd.arg("tests/browser/")
         .current_dir(root)
-        .env("SUNWAI_URL", format!("http://{}", app.addr))
-        .env("SUNWAI_CLOSED_URL", format!("http://{}", closed.addr))
+        .env("SUNWAI_URL", app.base_url())
+        .env("SUNWAI_CLOSED_URL", closed.base_url())
+        .env("SUNWAI_LAB", lab.json())
         .env("SUNWAI_PASSWORD", PASSWORD)
         .env("CHROMIUM", &chromium);
     // Output goes straight to the terminal, as the browser tests run.

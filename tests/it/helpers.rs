@@ -12,6 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+use crate::netlab::Lab;
+
 pub const DESK: &str = "ssp-prayagraj";
 pub const PASSWORD: &str = "correct horse battery";
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -27,6 +29,8 @@ pub fn hearing_time() -> jiff::Timestamp {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub dir: TempDir,
+    /// The TLS certificate's files, when the test made one.
+    certs: Option<TempDir>,
     config: sunwai::config::Config,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -72,9 +76,32 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut FileConfig)) -> TestApp {
     start(dir, config).await
 }
 
-/// Runs the server on a fresh port over the data directory `dir`.
+/// The server for clients in `lab`'s namespaces: listening (and sending media) on the
+/// lab's server address, over HTTPS with a certificate for that address made now (a phone
+/// reaches a real deployment over HTTPS; browsers grant the camera only to a secure page),
+/// otherwise as [`spawn_app_with`].
+pub async fn spawn_app_in(lab: &Lab, tweak: impl FnOnce(&mut FileConfig)) -> TestApp {
+    let made = rcgen::generate_simple_self_signed(vec![lab.server.to_string()]).unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let server = lab.server;
+    let mut app = spawn_app_with(move |c| {
+        c.listen = format!("{server}:0");
+        c.tls_cert = Some(cert);
+        c.tls_key = Some(key);
+        tweak(c);
+    })
+    .await;
+    app.certs = Some(certs);
+    app
+}
+
+/// Runs the server on a fresh port (of the configured address) over the data directory
+/// `dir`.
 async fn start(dir: TempDir, config: sunwai::config::Config) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind((config.listen.ip(), 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async move {
@@ -89,6 +116,7 @@ async fn start(dir: TempDir, config: sunwai::config::Config) -> TestApp {
     TestApp {
         addr,
         dir,
+        certs: None,
         config,
         stop: Some(stop),
         task: Some(task),
@@ -96,6 +124,16 @@ async fn start(dir: TempDir, config: sunwai::config::Config) -> TestApp {
 }
 
 impl TestApp {
+    /// Where a browser opens the pages: `https://…` when the server serves TLS.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
@@ -140,8 +178,11 @@ impl TestApp {
             self.stopped_within(WAIT).await,
             "the server did not stop in time"
         );
+        let certs = self.certs.take();
         let TestApp { dir, config, .. } = self;
-        start(dir, config).await
+        let mut app = start(dir, config).await;
+        app.certs = certs;
+        app
     }
 
     /// Opens the data directory's store next to the running server (SQLite in WAL mode

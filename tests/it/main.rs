@@ -19,6 +19,7 @@ mod hostile_flood;
 mod media;
 mod media_loss;
 mod media_process;
+mod netlab;
 mod pages;
 mod postgres;
 mod reliability;

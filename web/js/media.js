@@ -98,7 +98,18 @@ export class CallMedia {
   /** Starts the local camera (self view) and, where the server has media, negotiation.
    *  A connection already made while waiting (instant connect) is kept: the server starts
    *  forwarding to it the moment the officer accepts. */
-  async start() {
+  start() {
+    // One start at a time: an officer who accepts while the ringing offer's connection is
+    // still being made (or a citizen whose call starts while instant connect is under
+    // way) waits for it and keeps it, rather than making a second connection that would
+    // take the first one's answer.
+    const run = (this.starting || Promise.resolve()).then(() => this.#start());
+    this.starting = run;
+    run.finally(() => { if (this.starting === run) this.starting = null; }).catch(() => {});
+    return run;
+  }
+
+  async #start() {
     this.active = true;
     this.ui.onQuality(qualityFromRtt(this.signal.rtt));
     if (this.pc && this.pc.connectionState !== 'failed' && this.pc.connectionState !== 'closed') {
