@@ -36,7 +36,8 @@ const CHROMIUM_ARGS = [
   '--no-first-run', '--autoplay-policy=no-user-gesture-required',
 ];
 
-// On top of playwright's own test profile (no updates, telemetry, safe browsing, …).
+// On top of playwright's test profile and the remote agent's recommended prefs (no updates,
+// telemetry, safe browsing, captive-portal probes, …).
 const FIREFOX_PREFS = {
   // A generated camera picture and microphone tone instead of devices, without a prompt.
   'media.navigator.streams.fake': true,
@@ -53,8 +54,6 @@ const FIREFOX_PREFS = {
   // (the page's level meter and chime) stays 'suspended' for ever. Firefox's mock audio
   // backend (its own tests use it) is a device that plays into nothing, as Chromium does.
   'media.cubeb.force_mock_context': true,
-  // No captive-portal probes to the internet, which the namespaces cannot reach anyway.
-  'network.captive-portal-service.enabled': false,
 };
 
 // Playwright 1.65 sends emulation.setMediaFeaturesOverride for every new Firefox context,
@@ -94,6 +93,11 @@ export async function launchIn(host, kind = 'chromium') {
         SUNWAI_BROWSER: process.env.FIREFOX || '/usr/bin/firefox-esr',
         // Firefox refuses to start with a HOME that its user does not own.
         HOME: userInfo().homedir,
+        // Firefox's remote-agent prefs point Remote Settings at a dummy server, but a release
+        // build heeds that only with this set; otherwise it looks up
+        // firefox.settings.services.mozilla.com, which no namespace can resolve, and
+        // browser.close() waits ~5 s for the DNS timeout.
+        MOZ_REMOTE_SETTINGS_DEVTOOLS: '1',
       },
       firefoxUserPrefs: FIREFOX_PREFS,
     });

@@ -70,6 +70,40 @@ describe('interoperability: a whole hearing per pair of clients', () => {
     }
   }
 
+  // Accept at any speed: the officer's connection is still being made while the offer
+  // rings, the citizen's was made while waiting (instant connect); however soon the
+  // officer accepts, both sides decode the other's first frame within a second.
+  for (const delay of [0, 100, 1000, 5000]) {
+    test(`accepting ${delay} ms after the offer appears: first frames within 1 s`, withPages(`accept-${delay}`, async () => {
+      const o = await officer('chromium', HOSTS.b, 'officer2');
+      const c = await citizen('chromium', HOSTS.a);
+      try {
+        await c.join(`accept ${delay}`);
+        await o.onDuty();
+        await o.offered();
+        await new Promise((r) => setTimeout(r, delay));
+        const accepted = Date.now();
+        await o.accept();
+        const firstFrame = async (side) => {
+          for (;;) {
+            const m = await side.media();
+            if (m.frames > 0) return Date.now() - accepted;
+            assert.ok(Date.now() - accepted < 10000, `no frame 10 s after the accept: ${JSON.stringify(m)}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        };
+        const [atCitizen, atOfficer] = await Promise.all([firstFrame(c), firstFrame(o)]);
+        console.log(`accept after ${delay} ms: first frame at the citizen ${atCitizen} ms, at the officer ${atOfficer} ms`);
+        assert.ok(atCitizen < 1000 && atOfficer < 1000, `first frames within 1 s: citizen ${atCitizen} ms, officer ${atOfficer} ms`);
+        await o.finish({ category: 'theft', station: 'kotwali', action: 'speed' });
+        await c.ended();
+      } finally {
+        await c.close();
+        await o.close();
+      }
+    }));
+  }
+
   test('every hearing of the matrix is one record with its outcome and the monitoring', withPages('interop-records', async () => {
     assert.equal(heard.length, KINDS.length * KINDS.length, 'every pair was heard');
     const sup = await supervisor();
