@@ -14,6 +14,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '..', '..');
 export const BASE = process.env.SUNWAI_URL;
 export const CLOSED = process.env.SUNWAI_CLOSED_URL;
+/** A server of its own for the interoperability matrix, whose many hearings would
+ *  otherwise show in the counters the other tests check. */
+export const INTEROP = process.env.SUNWAI_INTEROP_URL;
 if (!BASE) throw new Error('SUNWAI_URL is not set: run these tests through `cargo test browser` (tests/it/browser.rs)');
 export const PASSWORD = process.env.SUNWAI_PASSWORD || 'correct horse battery';
 export const UPDATE = process.env.UPDATE_SCREENSHOTS === '1';
@@ -49,7 +52,7 @@ export async function launch(host, kind = 'chromium') {
 /** Every page a test opens, so that all of them can be photographed when it fails. */
 const open = [];
 
-export async function newPage(browser, name, viewport = PHONE, base = BASE) {
+export async function newPage(browser, name, viewport = PHONE) {
   const kind = browser.browserType().name();
   const ctx = await browser.newContext({ ...newContextOptions(kind), viewport, locale: 'hi-IN', timezoneId: 'Asia/Kolkata' });
   const page = await ctx.newPage();
@@ -158,8 +161,8 @@ export async function fillIntake(page, { name, mobile = '98765 43210', station =
 }
 
 /** Intake → device check → waiting room. Returns the reference shown. */
-export async function joinQueue(page, name, opts = {}) {
-  await page.goto(`${BASE}/d/ssp-prayagraj`);
+export async function joinQueue(page, name, opts = {}, base = BASE) {
+  await page.goto(`${base}/d/ssp-prayagraj`);
   await screen(page, 's-intake');
   await fillIntake(page, { name, ...opts });
   await page.click('#intake-submit');

@@ -6,7 +6,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, DESKTOP, HOSTS, launch, newPage, withPages, signIn, expectText, monitorMedia } from './helpers.mjs';
+import { INTEROP, DESKTOP, HOSTS, launch, newPage, withPages, signIn, expectText, monitorMedia } from './helpers.mjs';
 import { citizen, officer, decodes } from './participants.mjs';
 
 const KINDS = ['chromium', 'firefox', 'aiortc'];
@@ -18,7 +18,7 @@ const heard = [];
 /** The supervisor's console, signed in (pages close at the end of each test). */
 async function supervisor() {
   const sup = await newPage(supBrowser, 'supervisor', DESKTOP);
-  await sup.goto(`${BASE}/supervisor`);
+  await sup.goto(`${INTEROP}/supervisor`);
   await signIn(sup, 'supervisor');
   return sup;
 }

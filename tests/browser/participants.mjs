@@ -3,7 +3,8 @@
 // call end; an officer goes on duty, is offered the citizen, accepts, files the outcome and
 // ends the call. `media()` reads what the client decoded so far: video frames and audio
 // (Chromium and Firefox: getStats() of the page's call; aiortc: frames its tracks
-// delivered). Every client runs in its own network namespace of the lab.
+// delivered). Every client runs in its own network namespace of the lab, against the
+// interoperability matrix's own server (INTEROP).
 //
 // Kinds: 'chromium' and 'firefox' (the real pages, as citizens and officers use them) and
 // 'aiortc' (tests/clients/aiortc_peer.py: an independent WebRTC stack speaking the
@@ -14,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import {
-  ROOT, BASE, PASSWORD, DESKTOP, launch, newPage, joinQueue, signIn, screen, expectText, inboundMedia,
+  ROOT, INTEROP, PASSWORD, DESKTOP, launch, newPage, joinQueue, signIn, screen, expectText, inboundMedia,
 } from './helpers.mjs';
 
 const PYTHON = process.env.PYTHON || 'python3';
@@ -33,7 +34,7 @@ export async function officer(kind, host, username) {
   }
   const browser = await launch(host, kind);
   const page = await newPage(browser, `officer-${kind}`, DESKTOP);
-  await page.goto(`${BASE}/officer`);
+  await page.goto(`${INTEROP}/officer`);
   await signIn(page, username);
   return new PageOfficer(browser, page);
 }
@@ -45,7 +46,7 @@ class PageCitizen {
 
   async join(name) {
     this.page = await newPage(this.browser, `citizen-${this.kind}`);
-    return { reference: await joinQueue(this.page, name) };
+    return { reference: await joinQueue(this.page, name, {}, INTEROP) };
   }
 
   async inCall() { await screen(this.page, 's-call'); }
@@ -95,7 +96,7 @@ class PageOfficer {
 /** One aiortc_peer.py process in a namespace, commands matched to results by id. */
 class Peer {
   static async start(host) {
-    const args = ['netns', 'exec', host.ns, PYTHON, join(ROOT, 'tests/clients/aiortc_peer.py'), '--base', BASE, '--insecure'];
+    const args = ['netns', 'exec', host.ns, PYTHON, join(ROOT, 'tests/clients/aiortc_peer.py'), '--base', INTEROP, '--insecure'];
     const proc = spawn('ip', args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const peer = new Peer(proc);
     await peer.cmd({ cmd: 'stats' }).catch(() => {}); // started and answering

@@ -352,7 +352,7 @@ describe('sunwai in a browser', () => {
 
   test('outside hours: the next window and a written complaint', withPages('closed', async () => {
     assert.ok(CLOSED, 'SUNWAI_CLOSED_URL');
-    const page = await newPage(browsers.citizen, 'citizen', undefined, CLOSED);
+    const page = await newPage(browsers.citizen, 'citizen');
     await page.goto(`${CLOSED}/`);
     await screen(page, 's-intake');
     await page.locator('#closed-info').waitFor({ state: 'visible' });

@@ -1,5 +1,6 @@
 //! The browser app end to end: the real server (one at 12:05 inside the hearing window,
-//! one whose window is 09:00–10:00 and so closed) over HTTPS, driven by headless Chromium
+//! one whose window is 09:00–10:00 and so closed, one for the interoperability matrix)
+//! over HTTPS, driven by headless Chromium
 //! and Firefox ESR through `node --test tests/browser/` (playwright-core), each browser in
 //! its own network namespace (`netlab`). `scripts/test` installs the browsers and the node
 //! modules first; this test fails rather than skips when they are missing.
@@ -35,6 +36,13 @@ async fn browser_end_to_end() {
     let lab = Lab::new(BROWSER_HOSTS);
     let app = spawn_app_in(&lab, |_| {}).await;
     let closed = spawn_app_in(&lab, |c| c.desks[0].windows = vec!["09:00-10:00".into()]).await;
+    // The matrix signs the same officer and supervisor in for every hearing, a dozen
+    // times in a few minutes: more than the sign-in limits let one account do.
+    let interop = spawn_app_in(&lab, |c| {
+        c.limits.logins_per_minute_per_account = 100;
+        c.limits.logins_per_minute_per_address = 100;
+    })
+    .await;
 
     let mut cmd = Command::new("node");
     cmd.arg("--test").arg("--test-concurrency=1");
@@ -47,6 +55,7 @@ async fn browser_end_to_end() {
         .current_dir(root)
         .env("SUNWAI_URL", app.base_url())
         .env("SUNWAI_CLOSED_URL", closed.base_url())
+        .env("SUNWAI_INTEROP_URL", interop.base_url())
         .env("SUNWAI_LAB", lab.json())
         .env("SUNWAI_PASSWORD", PASSWORD)
         .env("CHROMIUM", &chromium);
@@ -58,6 +67,7 @@ async fn browser_end_to_end() {
 
     app.stop().await;
     closed.stop().await;
+    interop.stop().await;
     assert!(
         status.success(),
         "the browser tests failed ({status}); screenshots of the pages are under target/browser-screenshots/"

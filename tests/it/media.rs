@@ -365,3 +365,32 @@ async fn ice_restart_and_audio_only_renegotiate_the_same_leg() {
     o.close().await;
     app.stop().await;
 }
+
+/// An operator who narrows `allowed_networks` keeps other callers out: the loopback
+/// client's candidates are removed from its offer, its connectivity checks are dropped
+/// unread and counted, and it never connects. (The default accepts every source: the
+/// other media tests connect from loopback without configuring anything.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrowed_allow_list_keeps_other_sources_out() {
+    // A documentation network (RFC 5737): nothing here comes from it.
+    let app = spawn_app_with(|c| c.media.allowed_networks = vec!["198.51.100.0/24".into()]).await;
+    let bearer = format!("Bearer {}", app.login("supervisor").await);
+    let mut citizen = app.citizen().await;
+    let joined = join(&mut citizen, "Ram Kumar").await;
+    is_queued(&mut citizen).await;
+    let mut media = MediaClient::new(Role::Publish(Publisher::Citizen), call_tag(joined.entry))
+        .await
+        .unwrap();
+    negotiate(&mut citizen, &media).await.unwrap();
+    let v = media_until(&app, &bearer, "the refused checks are counted", |v| {
+        v["refused_sources"].as_u64() > Some(0)
+    })
+    .await;
+    assert!(v["refused_candidates"].as_u64() > Some(0), "{v}");
+    assert!(
+        media.wait_connected(Duration::from_secs(2)).await.is_err(),
+        "a source outside the allow-list never connects"
+    );
+    media.close().await;
+    app.stop().await;
+}
