@@ -25,4 +25,5 @@ mod postgres;
 mod reliability;
 mod simulate;
 mod tls;
+mod turn;
 mod wallboard;
