@@ -470,6 +470,17 @@ pub enum ServerMsg {
         candidate: IceCandidate,
     },
     EndOfCandidates {},
+    /// The media of one side of the call (`side`: `citizen` or `officer`) stopped arriving
+    /// at the server (`reconnecting`: their network dropped or they reloaded; the call is
+    /// kept) or arrives again (`connected`). Sent to the other side and to a monitoring
+    /// supervisor; a page's own connection state comes from its peer connection.
+    PeerMedia {
+        side: Role,
+        state: PeerMediaState,
+    },
+    /// Make a new offer on the same peer connection: the server's answer will put first
+    /// the video codec the other side can decode.
+    Renegotiate {},
 
     /// Answer to `ping`.
     Pong {
@@ -502,6 +513,8 @@ impl ServerMsg {
         "sdp",
         "ice",
         "end_of_candidates",
+        "peer_media",
+        "renegotiate",
         "pong",
     ];
 
@@ -542,6 +555,8 @@ impl ServerMsg {
             Sdp { .. } => "sdp",
             Ice { .. } => "ice",
             EndOfCandidates {} => "end_of_candidates",
+            PeerMedia { .. } => "peer_media",
+            Renegotiate {} => "renegotiate",
             Pong { .. } => "pong",
         }
     }
@@ -577,6 +592,17 @@ pub struct Welcome {
     /// Set when a citizen's `ticket` was recognised.
     #[serde(default)]
     pub resumed: Option<Resumed>,
+}
+
+/// Whether one side's media reaches the server (see [`ServerMsg::PeerMedia`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerMediaState {
+    Reconnecting,
+    Connected,
+    /// A state this client does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
 }
 
 /// Who is on the other end of the connection.

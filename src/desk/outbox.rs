@@ -45,6 +45,8 @@ pub enum Outbound {
     /// The desk moved to another node (this one lost its lease): reconnect to be routed
     /// there.
     Moved,
+    /// What the SFU says about the call's media, for this connection's page.
+    Media(crate::sfu::LegEvent),
     /// Not a message: what follows waits until the record writer has committed what the
     /// desk sent it before this (see [`Inbox::recv`]).
     AfterWrite(Gate),

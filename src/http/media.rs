@@ -88,7 +88,13 @@ impl Conn {
                 "there is no call to send media to yet",
             );
         };
-        match sfu.answer(call.0, leg, d.sdp).await {
+        // The SFU's news about this call's media reaches this page through its outbox,
+        // queued without waiting (a page too slow to take it is closed, as for the desk's).
+        let outbox = self.outbox.clone();
+        let events: crate::sfu::LegEvents = std::sync::Arc::new(move |e| {
+            outbox.push(crate::desk::Outbound::Media(e));
+        });
+        match sfu.answer(call.0, leg, d.sdp, Some(events)).await {
             Ok(answer) => {
                 self.send(ServerMsg::Sdp {
                     description: SessionDescription {

@@ -402,6 +402,24 @@ impl Conn {
                 self.watching.clear();
                 self.close_with(close_code::GOING_AWAY, "desk moved: reconnect");
             }
+            Outbound::Media(event) => {
+                use crate::sfu::{LegEvent, Publisher};
+                let side = |p: Publisher| match p {
+                    Publisher::Citizen => wire::Role::Citizen,
+                    Publisher::Officer => wire::Role::Officer,
+                };
+                self.send(match event {
+                    LegEvent::PeerReconnecting(p) => ServerMsg::PeerMedia {
+                        side: side(p),
+                        state: wire::PeerMediaState::Reconnecting,
+                    },
+                    LegEvent::PeerConnected(p) => ServerMsg::PeerMedia {
+                        side: side(p),
+                        state: wire::PeerMediaState::Connected,
+                    },
+                    LegEvent::Renegotiate => ServerMsg::Renegotiate {},
+                });
+            }
             // Taken by `Inbox::recv`, never handed out.
             Outbound::AfterWrite(_) => {}
         }

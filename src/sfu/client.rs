@@ -316,7 +316,10 @@ fn local_track(publisher: Publisher, kind: RtpCodecKind, ssrc: u32) -> Arc<Track
                 ssrc: Some(ssrc),
                 ..Default::default()
             },
-            codec: codec::codec_for(kind),
+            codec: match kind {
+                RtpCodecKind::Audio => codec::opus(),
+                _ => codec::vp8(),
+            },
             ..Default::default()
         }],
     )))

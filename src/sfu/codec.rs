@@ -2,9 +2,11 @@
 //! Rust client (async `webrtc`, built on the same `rtc` types): the codecs, the header
 //! extensions that are forwarded end to end, and the interceptor chain.
 //!
-//! The SFU forwards without transcoding, so every leg offers the same two codecs: Opus for
-//! audio and VP8 for video (what every phone browser can encode). Payload types may still
-//! differ per leg; the worker maps them.
+//! The SFU forwards without transcoding. Audio is Opus on every leg. Video is VP8 (what every
+//! browser can encode) or H.264 constrained baseline with packetization mode 1 (what Safari
+//! and phones with a hardware encoder prefer): each leg negotiates whichever of the two its
+//! offer has, and the worker steers both sides of a call to one they share ([`choose`]).
+//! Payload types may differ per leg; the worker maps them.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -18,7 +20,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -29,6 +31,80 @@ use rtc::sansio::Protocol;
 
 pub const PT_OPUS: u8 = 111;
 pub const PT_VP8: u8 = 96;
+pub const PT_H264: u8 = 102;
+
+/// A video codec the SFU forwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    Vp8,
+    H264,
+}
+
+impl VideoCodec {
+    /// In the order the server prefers them when both sides could use either: VP8 is what
+    /// every browser encodes and decodes.
+    pub const ALL: [VideoCodec; 2] = [VideoCodec::Vp8, VideoCodec::H264];
+
+    pub fn codec(self) -> RTCRtpCodec {
+        match self {
+            VideoCodec::Vp8 => vp8(),
+            VideoCodec::H264 => h264(),
+        }
+    }
+
+    pub fn from_mime(mime: &str) -> Option<VideoCodec> {
+        if mime.eq_ignore_ascii_case(MIME_TYPE_VP8) {
+            Some(VideoCodec::Vp8)
+        } else if mime.eq_ignore_ascii_case(MIME_TYPE_H264) {
+            Some(VideoCodec::H264)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "VP8",
+            VideoCodec::H264 => "H264",
+        }
+    }
+
+    /// Whether an RTP payload of this codec is the first packet of a keyframe.
+    pub fn keyframe_start(self, payload: &[u8]) -> bool {
+        match self {
+            VideoCodec::Vp8 => vp8_keyframe_start(payload),
+            VideoCodec::H264 => h264_keyframe_start(payload),
+        }
+    }
+}
+
+/// The video codec a call's legs should all send: the first of [`VideoCodec::ALL`] that
+/// every leg offered (`None` when they share none: each leg then gets its own first choice
+/// and video cannot cross between them, as there is no transcoding). Legs that offered no
+/// video codec at all (video rejected) do not count.
+pub fn choose<'a>(legs: impl IntoIterator<Item = &'a [VideoCodec]> + Clone) -> Option<VideoCodec> {
+    VideoCodec::ALL.into_iter().find(|c| {
+        legs.clone()
+            .into_iter()
+            .filter(|offered| !offered.is_empty())
+            .all(|offered| offered.contains(c))
+    })
+}
+
+/// What one leg's answer lists, first choice first: `preferred` when the leg offered it,
+/// then the rest of what it offered in the server's order. A browser sends the first
+/// codec of the answer.
+pub fn answer_order(offered: &[VideoCodec], preferred: Option<VideoCodec>) -> Vec<VideoCodec> {
+    let first = preferred.filter(|p| offered.contains(p));
+    first
+        .into_iter()
+        .chain(
+            VideoCodec::ALL
+                .into_iter()
+                .filter(|c| offered.contains(c) && Some(*c) != first),
+        )
+        .collect()
+}
 
 pub fn opus() -> RTCRtpCodec {
     RTCRtpCodec {
@@ -55,38 +131,56 @@ pub fn vp8() -> RTCRtpCodec {
     }
 }
 
-pub fn codec_for(kind: RtpCodecKind) -> RTCRtpCodec {
+/// The H.264 every WebRTC endpoint must support (RFC 7742): constrained baseline, level
+/// 3.1, packetization mode 1 (fragmented NAL units).
+pub const H264_FMTP: &str =
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+pub fn h264() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: H264_FMTP.to_owned(),
+        rtcp_feedback: vp8().rtcp_feedback,
+    }
+}
+
+/// The clock rate of a kind's codecs (every video codec runs at 90 kHz).
+pub fn clock_rate(kind: RtpCodecKind) -> u32 {
     match kind {
-        RtpCodecKind::Audio => opus(),
-        _ => vp8(),
+        RtpCodecKind::Audio => 48_000,
+        _ => 90_000,
     }
 }
 
 pub const EXT_AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
-pub const EXT_VIDEO_ORIENTATION: &str = "urn:3gpp:video-orientation";
 
 /// Header extensions forwarded end to end (ids remapped per leg). Everything else
-/// (transport-cc, abs-send-time, mid, rid, ...) belongs to one hop and is dropped. Video
-/// orientation matters: phones send which way is up only in this extension. The audio
-/// level lets a receiver show who speaks.
-pub const FORWARDED_EXTENSIONS: &[&str] = &[EXT_VIDEO_ORIENTATION, EXT_AUDIO_LEVEL];
+/// (transport-cc, abs-send-time, mid, rid, ...) belongs to one hop and is dropped. The
+/// audio level lets a receiver show who speaks.
+///
+/// Video orientation (`urn:3gpp:video-orientation`) is deliberately not negotiated: a
+/// phone held upright then turns its frames itself before encoding, so every receiver
+/// shows them upright, including Firefox and other stacks that do not negotiate the
+/// extension (a forwarded extension would reach only receivers that negotiated it, and a
+/// publisher's negotiation is over before it is known who will receive it).
+pub const FORWARDED_EXTENSIONS: &[&str] = &[EXT_AUDIO_LEVEL];
 
-/// Opus/111 and VP8/96 with the forwarded header extensions.
+/// Opus/111, VP8/96 and H.264/102 with the forwarded header extensions.
 pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
     let mut me = MediaEngine::default();
-    for (uri, kind) in [
-        (EXT_AUDIO_LEVEL, RtpCodecKind::Audio),
-        (EXT_VIDEO_ORIENTATION, RtpCodecKind::Video),
-    ] {
-        me.register_header_extension(
-            RTCRtpHeaderExtensionCapability { uri: uri.into() },
-            kind,
-            None,
-        )?;
-    }
+    me.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: EXT_AUDIO_LEVEL.into(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )?;
     for (codec, payload_type, kind) in [
         (opus(), PT_OPUS, RtpCodecKind::Audio),
         (vp8(), PT_VP8, RtpCodecKind::Video),
+        (h264(), PT_H264, RtpCodecKind::Video),
     ] {
         me.register_codec(
             RTCRtpCodecParameters {
@@ -219,9 +313,88 @@ pub fn vp8_keyframe_start(payload: &[u8]) -> bool {
     payload.get(at).is_some_and(|&header| header & 0x01 == 0)
 }
 
+/// Whether an H.264 RTP payload (RFC 6184) begins a keyframe: a sequence parameter set or
+/// the start of an IDR slice, alone, first in an aggregation packet (STAP-A), or as the
+/// first fragment of a fragmented unit (FU-A). Encoders send SPS and PPS right before each
+/// IDR, so a receiver that starts there can decode.
+pub fn h264_keyframe_start(payload: &[u8]) -> bool {
+    const IDR: u8 = 5;
+    const SPS: u8 = 7;
+    const STAP_A: u8 = 24;
+    const FU_A: u8 = 28;
+    let Some(&first) = payload.first() else {
+        return false;
+    };
+    match first & 0x1f {
+        IDR | SPS => true,
+        STAP_A => {
+            // Aggregated units, each a 16-bit size then the unit.
+            let mut at = 1;
+            while let (Some(&hi), Some(&lo)) = (payload.get(at), payload.get(at + 1)) {
+                let size = usize::from(u16::from_be_bytes([hi, lo]));
+                let Some(&header) = payload.get(at + 2) else {
+                    return false;
+                };
+                if size == 0 {
+                    return false;
+                }
+                if matches!(header & 0x1f, IDR | SPS) {
+                    return true;
+                }
+                at += 2 + size;
+            }
+            false
+        }
+        FU_A => payload
+            .get(1)
+            .is_some_and(|&fu| fu & 0x80 != 0 && matches!(fu & 0x1f, IDR | SPS)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::vp8_keyframe_start;
+    use super::*;
+
+    #[test]
+    fn finds_the_start_of_an_h264_keyframe() {
+        // Single units: SPS, IDR, a non-IDR slice, PPS alone.
+        assert!(h264_keyframe_start(&[0x67, 0x42]));
+        assert!(h264_keyframe_start(&[0x65, 0x88]));
+        assert!(!h264_keyframe_start(&[0x41, 0x9a]));
+        assert!(!h264_keyframe_start(&[0x68, 0xce]));
+        // STAP-A with SPS and PPS (what browsers send before an IDR).
+        assert!(h264_keyframe_start(&[
+            0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce
+        ]));
+        // STAP-A holding only slices that are not IDR, and a truncated one.
+        assert!(!h264_keyframe_start(&[
+            0x78, 0x00, 0x02, 0x41, 0x9a, 0x00, 0x01, 0x06
+        ]));
+        assert!(!h264_keyframe_start(&[0x78, 0x00, 0x09, 0x41]));
+        assert!(!h264_keyframe_start(&[0x78, 0x00, 0x00, 0x67]));
+        // FU-A: the first fragment of an IDR, a middle fragment, a fragment of a P slice.
+        assert!(h264_keyframe_start(&[0x7c, 0x85, 0x88]));
+        assert!(!h264_keyframe_start(&[0x7c, 0x05, 0x88]));
+        assert!(!h264_keyframe_start(&[0x7c, 0x81, 0x9a]));
+        assert!(!h264_keyframe_start(&[0x7c]));
+        assert!(!h264_keyframe_start(&[]));
+    }
+
+    #[test]
+    fn a_call_shares_the_first_codec_every_leg_offered() {
+        use VideoCodec::*;
+        assert_eq!(choose([&[Vp8, H264][..], &[H264, Vp8][..]]), Some(Vp8));
+        assert_eq!(choose([&[Vp8, H264][..], &[H264][..]]), Some(H264));
+        assert_eq!(choose([&[H264][..]]), Some(H264));
+        assert_eq!(choose([&[Vp8][..], &[H264][..]]), None);
+        // A leg whose video was rejected does not hold the others back.
+        assert_eq!(choose([&[][..], &[H264][..]]), Some(H264));
+        assert_eq!(answer_order(&[H264, Vp8], Some(H264)), vec![H264, Vp8]);
+        assert_eq!(answer_order(&[H264, Vp8], None), vec![Vp8, H264]);
+        assert_eq!(answer_order(&[Vp8], Some(H264)), vec![Vp8]);
+        assert_eq!(answer_order(&[], Some(Vp8)), Vec::<VideoCodec>::new());
+    }
 
     #[test]
     fn finds_the_start_of_a_vp8_keyframe() {

@@ -79,6 +79,24 @@ impl Leg {
     }
 }
 
+/// What the SFU tells the signaling layer about a leg of a call, for its page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegEvent {
+    /// The other side's media stopped arriving (their network dropped, they reloaded): the
+    /// server keeps the call and waits for them to come back.
+    PeerReconnecting(Publisher),
+    /// The other side's media arrives again (or for the first time on a new connection).
+    PeerConnected(Publisher),
+    /// This leg should make a new offer on the same connection: the other side can only
+    /// decode a video codec this leg sends but does not send first, and the server's next
+    /// answer will put it first.
+    Renegotiate,
+}
+
+/// Where a leg's events go: called on the media worker's thread, so it must not block
+/// (the signaling layer queues the event for the leg's connection without waiting).
+pub type LegEvents = Arc<dyn Fn(LegEvent) + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("the offer could not be used: {0}")]
@@ -169,6 +187,13 @@ pub struct WorkerStats {
     pub check_replies_routed: u64,
     /// Legs that failed after connecting (ICE or DTLS lost, consent expired).
     pub legs_failed: u64,
+    /// Publishers whose media stopped arriving mid-call for `STALLED_AFTER` (the other
+    /// side's page was told "reconnecting").
+    pub legs_stalled: u64,
+    /// Video not forwarded to a receiver that did not negotiate the publisher's codec.
+    pub rtp_codec_unshared: u64,
+    /// Legs asked to renegotiate so that they send the codec the other side decodes.
+    pub codec_renegotiations: u64,
     pub sources_refused: u64,
     pub candidates_refused: u64,
     pub send_dropped: u64,
@@ -211,6 +236,9 @@ impl WorkerStats {
             unknown_ufrag,
             check_replies_routed,
             legs_failed,
+            legs_stalled,
+            rtp_codec_unshared,
+            codec_renegotiations,
             sources_refused,
             candidates_refused,
             send_dropped,
@@ -282,7 +310,14 @@ impl Sfu {
     /// Answers a browser's offer for one leg of a call. A new offer from the same browser
     /// peer connection renegotiates (tracks, directions, ICE restart); one from a new peer
     /// connection (a reload) replaces the leg.
-    pub async fn answer(&self, call: Uuid, leg: Leg, offer: String) -> Result<String, MediaError> {
+    /// `events` receives what the page of this leg should hear about the call's media.
+    pub async fn answer(
+        &self,
+        call: Uuid,
+        leg: Leg,
+        offer: String,
+        events: Option<LegEvents>,
+    ) -> Result<String, MediaError> {
         let (reply, rx) = oneshot::channel();
         self.send(
             call,
@@ -290,6 +325,7 @@ impl Sfu {
                 call,
                 leg,
                 sdp: offer,
+                events,
                 reply,
             },
         )?;

@@ -1,6 +1,8 @@
 //! The few bytes of STUN and SDP the worker reads itself: enough to find which peer
 //! connection a datagram belongs to and whether an offer restarts or replaces a leg.
 
+use super::codec::VideoCodec;
+
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
 const BINDING_REQUEST: u16 = 0x0001;
 const BINDING_SUCCESS: u16 = 0x0101;
@@ -81,6 +83,100 @@ pub fn sdp_directions(sdp: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The video codecs the server forwards that an offer's first video section lists, with
+/// the payload type the offer gives each, in the offer's order (empty when it has none, or
+/// no video). H.264 counts with packetization mode 1 in the baseline family
+/// (`profile-level-id` 42xxxx: constrained baseline is what every WebRTC endpoint sends).
+pub fn offered_video_codecs(sdp: &str) -> Vec<(VideoCodec, u8)> {
+    let mut in_video = false;
+    let mut seen_video = false;
+    let mut rtpmap: Vec<(&str, VideoCodec)> = Vec::new();
+    let mut fmtp: Vec<(&str, &str)> = Vec::new();
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if seen_video {
+                break;
+            }
+            // Port 0 with `a=bundle-only` is a bundled section (Firefox), not a rejected one.
+            in_video = m.starts_with("video ");
+            seen_video = in_video;
+            continue;
+        }
+        if !in_video {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("a=rtpmap:") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(pt), Some(enc)) = (parts.next(), parts.next()) {
+                let name = enc.split('/').next().unwrap_or("");
+                let codec = if name.eq_ignore_ascii_case("VP8") {
+                    Some(VideoCodec::Vp8)
+                } else if name.eq_ignore_ascii_case("H264") {
+                    Some(VideoCodec::H264)
+                } else {
+                    None
+                };
+                if let Some(c) = codec {
+                    rtpmap.push((pt, c));
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("a=fmtp:") {
+            if let Some((pt, params)) = rest.split_once(' ') {
+                fmtp.push((pt, params));
+            }
+        }
+    }
+    let mut out: Vec<(VideoCodec, u8)> = Vec::new();
+    // For H.264, the payload type of constrained baseline (42e0xx) when the offer has it:
+    // the one the server's negotiation matches exactly.
+    let mut constrained: Option<u8> = None;
+    for (pt, codec) in rtpmap {
+        let ok = match codec {
+            VideoCodec::Vp8 => true,
+            VideoCodec::H264 => {
+                let params = fmtp.iter().find(|(p, _)| *p == pt).map_or("", |(_, f)| *f);
+                let param = |name: &str| {
+                    params.split(';').find_map(|kv| {
+                        let (k, v) = kv.trim().split_once('=')?;
+                        k.eq_ignore_ascii_case(name).then_some(v.trim())
+                    })
+                };
+                let profile = param("profile-level-id").filter(|id| id.len() == 6);
+                let ok = param("packetization-mode") == Some("1")
+                    && profile.is_some_and(|id| id[..2].eq_ignore_ascii_case("42"));
+                if ok && profile.is_some_and(|id| id[..4].eq_ignore_ascii_case("42e0")) {
+                    constrained = constrained.or(pt.parse().ok());
+                }
+                ok
+            }
+        };
+        let pt = pt.parse::<u8>().ok();
+        if let (true, Some(pt)) = (ok, pt) {
+            if !out.iter().any(|(c, _)| *c == codec) {
+                out.push((codec, pt));
+            }
+        }
+    }
+    if let Some(pt) = constrained {
+        for entry in &mut out {
+            if entry.0 == VideoCodec::H264 {
+                entry.1 = pt;
+            }
+        }
+    }
+    out
+}
+
+/// Whether an offer lists Opus (the one audio codec the server forwards).
+pub fn offers_opus(sdp: &str) -> bool {
+    sdp.lines().any(|l| {
+        l.trim()
+            .strip_prefix("a=rtpmap:")
+            .and_then(|r| r.split_whitespace().nth(1))
+            .is_some_and(|enc| enc.to_ascii_lowercase().starts_with("opus/48000"))
+    })
+}
+
 /// The connection address of an `a=candidate:` line or a bare `candidate:` attribute.
 pub fn candidate_ip(candidate: &str) -> Option<&str> {
     let c = candidate.trim();
@@ -113,6 +209,37 @@ pub fn filter_candidates(sdp: &str, keep: impl Fn(std::net::IpAddr) -> bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_video_codecs_an_offer_lists() {
+        use VideoCodec::*;
+        let chromium = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
+                        m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104\r\n\
+                        a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n\
+                        a=rtpmap:102 H264/90000\r\n\
+                        a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
+                        a=rtpmap:104 H264/90000\r\n\
+                        a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n";
+        assert_eq!(offered_video_codecs(chromium), vec![(Vp8, 96), (H264, 104)]);
+        let h264_first = "m=video 9 UDP/TLS/RTP/SAVPF 104 96\r\n\
+                          a=rtpmap:104 H264/90000\r\n\
+                          a=fmtp:104 profile-level-id=42E01F;packetization-mode=1\r\n\
+                          a=rtpmap:96 VP8/90000\r\n";
+        assert_eq!(
+            offered_video_codecs(h264_first),
+            vec![(H264, 104), (Vp8, 96)]
+        );
+        // Mode 0, or a profile outside the baseline family, is not forwarded.
+        let other = "m=video 9 UDP/TLS/RTP/SAVPF 98 100\r\na=rtpmap:98 H264/90000\r\n\
+                     a=fmtp:98 packetization-mode=0;profile-level-id=42e01f\r\n\
+                     a=rtpmap:100 H264/90000\r\na=fmtp:100 packetization-mode=1;profile-level-id=640c1f\r\n\
+                     a=rtpmap:101 VP9/90000\r\n";
+        assert!(offered_video_codecs(other).is_empty());
+        // No video section.
+        assert!(offered_video_codecs("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n").is_empty());
+        assert!(offers_opus(chromium));
+        assert!(!offers_opus(other));
+    }
 
     #[test]
     fn reads_each_sections_mid_and_direction() {

@@ -29,7 +29,7 @@ use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
@@ -39,7 +39,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{codec, rewrite, wire, Leg, MediaError, Publisher, WorkerStats};
+use super::codec::VideoCodec;
+use super::{codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats};
 use crate::config::Cidr;
 
 /// Keyframe requests to one publisher's track are at most this frequent.
@@ -50,7 +51,11 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// to it), and this much longer again "failed" (removed).
 const ICE_DISCONNECTED_AFTER: Duration = Duration::from_secs(15);
 const ICE_FAILED_AFTER: Duration = Duration::from_secs(15);
-/// Housekeeping (setup time-outs, metrics) runs this often.
+/// A publisher in a live call from whom nothing at all (media, RTCP, connectivity checks)
+/// has arrived this long has stalled: the other side is told it is reconnecting. Browsers
+/// send RTCP at least every second or so, and audio all the time.
+const STALLED_AFTER: Duration = Duration::from_secs(3);
+/// Housekeeping (setup time-outs, stalls, metrics) runs this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Datagrams read per wake-up before the queued output is flushed.
 const BATCH: usize = 64;
@@ -76,6 +81,7 @@ pub enum Command {
         call: Uuid,
         leg: Leg,
         sdp: String,
+        events: Option<LegEvents>,
         reply: oneshot::Sender<Result<String, MediaError>>,
     },
     Candidate {
@@ -152,6 +158,8 @@ pub fn spawn(
 
 struct InTrack {
     kind: RtpCodecKind,
+    /// The video codec of the last payload type seen, and that payload type.
+    codec: Option<(u8, Option<VideoCodec>)>,
     /// Negotiated extension id → index into `codec::FORWARDED_EXTENSIONS` on this leg.
     ext_in: Vec<(u8, usize)>,
     receiver_id: RTCRtpReceiverId,
@@ -166,8 +174,10 @@ struct Slot {
     sender_id: RTCRtpSenderId,
     track_id: String,
     ssrc: u32,
-    /// The payload type negotiated on this leg, resolved at the first packet.
-    pt: Option<u8>,
+    /// The payload type negotiated on this leg for the codec being forwarded (for video,
+    /// with that codec; `None` inside when this leg did not negotiate it), resolved at the
+    /// first packet and again when the codec changes.
+    pt: Option<(Option<VideoCodec>, Option<u8>)>,
     /// `FORWARDED_EXTENSIONS` index → id on this leg (0: not negotiated).
     ext_out: Vec<u8>,
     /// Video only: nothing has been forwarded to this slot yet, and nothing will be until
@@ -191,6 +201,19 @@ struct Peer {
     pc: RTCPeerConnection,
     /// The browser's SDP session id: a new one means a new browser peer connection.
     session: String,
+    /// The video codecs this leg's first offer listed that the server forwards (empty:
+    /// its video was refused and the call is audio only for it).
+    video_codecs: Vec<VideoCodec>,
+    /// The codec this leg's last answer put first (what it sends).
+    steered: Option<VideoCodec>,
+    /// Where this leg's page hears about the call's media.
+    events: Option<LegEvents>,
+    /// When anything last arrived from this leg.
+    last_heard: Instant,
+    /// A publisher whose media stopped arriving mid-call (the others were told).
+    stalled: bool,
+    /// When this leg was last asked to renegotiate for a codec.
+    last_steer: Option<Instant>,
     ufrag: String,
     addrs: Vec<SocketAddr>,
     connected: bool,
@@ -206,9 +229,20 @@ struct Peer {
     first_forwarded: bool,
 }
 
+#[derive(Default)]
 struct Call {
     members: Vec<usize>,
     linked_at: Option<Instant>,
+    /// Publishers the other legs were told are reconnecting (citizen, officer), so that
+    /// they are told again when that side's media is back, and only then.
+    reconnecting: [bool; 2],
+}
+
+fn side_index(p: Publisher) -> usize {
+    match p {
+        Publisher::Citizen => 0,
+        Publisher::Officer => 1,
+    }
 }
 
 struct Worker {
@@ -314,9 +348,10 @@ impl Worker {
                 call,
                 leg,
                 sdp,
+                events,
                 reply,
             } => {
-                let r = self.offer(call, leg, &sdp);
+                let r = self.offer(call, leg, &sdp, events);
                 let _ = reply.send(r);
             }
             Command::Candidate {
@@ -363,7 +398,13 @@ impl Worker {
     // Signaling: an offer in, an answer out.
     // ---------------------------------------------------------------------------------
 
-    fn offer(&mut self, call: Uuid, leg: Leg, sdp: &str) -> Result<String, MediaError> {
+    fn offer(
+        &mut self,
+        call: Uuid,
+        leg: Leg,
+        sdp: &str,
+        events: Option<LegEvents>,
+    ) -> Result<String, MediaError> {
         let (sdp, removed) = wire::filter_candidates(sdp, |ip| self.allowed(ip));
         if removed > 0 {
             self.stats.candidates_refused += removed as u64;
@@ -376,12 +417,98 @@ impl Worker {
                 .as_ref()
                 .is_some_and(|p| p.session == session);
             if same {
+                if let (Some(p), Some(ev)) = (self.peers[idx].as_mut(), events) {
+                    p.events = Some(ev);
+                }
                 return self.renegotiate(idx, sdp);
             }
             // A new browser peer connection (a reload): it replaces the old leg.
             self.remove_peer(idx);
         }
-        self.new_peer(call, leg, session, sdp)
+        self.new_peer(call, leg, session, sdp, events)
+    }
+
+    /// The video codec `call`'s legs should send, counting a leg about to join that
+    /// offered `joining` (see [`codec::choose`]).
+    fn call_codec(&self, call: Uuid, joining: Option<&[VideoCodec]>) -> Option<VideoCodec> {
+        let members = self
+            .calls
+            .get(&call)
+            .map(|c| c.members.as_slice())
+            .unwrap_or(&[]);
+        let legs = members
+            .iter()
+            .filter_map(|&i| self.peers[i].as_ref())
+            .map(|p| p.video_codecs.as_slice())
+            .chain(joining);
+        codec::choose(legs.collect::<Vec<_>>())
+    }
+
+    /// Asks every publisher of `call` that sends another codec than the call's (and can
+    /// send the call's) to renegotiate; its next answer puts the call's codec first.
+    fn steer_publishers(&mut self, call: Uuid) {
+        let Some(want) = self.call_codec(call, None) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        for &idx in &c.members {
+            let Some(p) = self.peers[idx].as_ref() else {
+                continue;
+            };
+            if p.leg.publisher().is_none()
+                || p.steered == Some(want)
+                || !p.video_codecs.contains(&want)
+            {
+                continue;
+            }
+            if let Some(ev) = &p.events {
+                ev(LegEvent::Renegotiate);
+                self.stats.codec_renegotiations += 1;
+            }
+        }
+    }
+
+    /// `source`'s media stopped arriving in a live call: the others are told, once.
+    fn side_lost(&mut self, call: Uuid, from: usize, source: Publisher) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.linked_at.is_none() || c.reconnecting[side_index(source)] {
+            return;
+        }
+        c.reconnecting[side_index(source)] = true;
+        self.stats.legs_stalled += 1;
+        tracing::info!(%call, side = source.name(), "media: a side's media stopped arriving");
+        self.tell_others(call, from, LegEvent::PeerReconnecting(source));
+    }
+
+    /// `source`'s media arrives again: the others are told if they were told it had gone.
+    fn side_back(&mut self, call: Uuid, from: usize, source: Publisher) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if !std::mem::take(&mut c.reconnecting[side_index(source)]) {
+            return;
+        }
+        tracing::info!(%call, side = source.name(), "media: a side's media is back");
+        self.tell_others(call, from, LegEvent::PeerConnected(source));
+    }
+
+    /// Tells the pages of `call`'s legs other than `from`'s about `from`'s media.
+    fn tell_others(&self, call: Uuid, from: usize, event: LegEvent) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        for &idx in &c.members {
+            if idx == from {
+                continue;
+            }
+            if let Some(ev) = self.peers[idx].as_ref().and_then(|p| p.events.as_ref()) {
+                ev(event);
+            }
+        }
     }
 
     fn new_peer(
@@ -390,17 +517,36 @@ impl Worker {
         leg: Leg,
         session: String,
         sdp: String,
+        events: Option<LegEvents>,
     ) -> Result<String, MediaError> {
         let now = Instant::now();
         let mut pc = build_pc(now)?;
         let offer = RTCSessionDescription::offer(sdp.clone()).map_err(bad_sdp)?;
         pc.set_remote_description(now, offer).map_err(bad_sdp)?;
+        let offered = wire::offered_video_codecs(&sdp);
+        let video_codecs: Vec<VideoCodec> = offered.iter().map(|(c, _)| *c).collect();
+        if video_codecs.is_empty() && !wire::offers_opus(&sdp) {
+            return Err(MediaError::BadSdp(
+                "the offer has no codec the server forwards (Opus audio, VP8 or H.264 video)"
+                    .into(),
+            ));
+        }
+        let steered = self.call_codec(call, Some(&video_codecs));
+        let first = codec::answer_order(&video_codecs, steered).first().copied();
         let mut slots = Vec::new();
         for source in leg.receives() {
             for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
-                slots.push(add_slot(&mut pc, call, *source, kind)?);
+                // An offer with no video codec the server forwards keeps its audio: its
+                // video section gets no track and is rejected in the answer (port 0).
+                let codec = match (kind, first) {
+                    (RtpCodecKind::Audio, _) => codec::opus(),
+                    (_, Some(video)) => video.codec(),
+                    (_, None) => continue,
+                };
+                slots.push(add_slot(&mut pc, call, *source, kind, codec)?);
             }
         }
+        let steered = prefer_codec(&mut pc, &offered, steered);
         match_offer_directions(&mut pc, &sdp, leg);
         let host = CandidateHostConfig {
             base_config: CandidateConfig {
@@ -437,6 +583,12 @@ impl Worker {
             leg,
             pc,
             session,
+            video_codecs,
+            steered,
+            events,
+            last_heard: now,
+            stalled: false,
+            last_steer: None,
             ufrag: ufrag.clone(),
             addrs: Vec::new(),
             connected: false,
@@ -459,17 +611,12 @@ impl Worker {
             }
         };
         self.by_ufrag.insert(ufrag, idx);
-        self.calls
-            .entry(call)
-            .or_insert_with(|| Call {
-                members: Vec::new(),
-                linked_at: None,
-            })
-            .members
-            .push(idx);
+        self.calls.entry(call).or_default().members.push(idx);
         self.stats.peers_created += 1;
         self.touched.insert(idx);
         self.inputs.insert(idx);
+        // The one who was there first may be sending a codec the newcomer cannot decode.
+        self.steer_publishers(call);
         Ok(answer.sdp)
     }
 
@@ -483,6 +630,18 @@ impl Worker {
         let directions = sdp.clone();
         let offer = RTCSessionDescription::offer(sdp).map_err(bad_sdp)?;
         p.pc.set_remote_description(now, offer).map_err(bad_sdp)?;
+        let call = p.call;
+        let want = self.call_codec(call, None);
+        let Some(p) = self.peers[idx].as_mut() else {
+            return Err(MediaError::Internal("peer vanished".into()));
+        };
+        // What the first offer listed (the crate keeps that negotiation), with the payload
+        // types of this one.
+        let offered: Vec<(VideoCodec, u8)> = wire::offered_video_codecs(&directions)
+            .into_iter()
+            .filter(|(c, _)| p.video_codecs.contains(c))
+            .collect();
+        p.steered = prefer_codec(&mut p.pc, &offered, want);
         match_offer_directions(&mut p.pc, &directions, p.leg);
         let answer = p.pc.create_answer(None).map_err(bad_sdp)?;
         p.pc.set_local_description(now, answer).map_err(bad_sdp)?;
@@ -541,10 +700,7 @@ impl Worker {
     /// is asked for a keyframe so that the other side shows video at once.
     fn link(&mut self, call: Uuid) {
         let now = Instant::now();
-        let c = self.calls.entry(call).or_insert_with(|| Call {
-            members: Vec::new(),
-            linked_at: None,
-        });
+        let c = self.calls.entry(call).or_default();
         if c.linked_at.is_none() {
             c.linked_at = Some(now);
         }
@@ -603,6 +759,17 @@ impl Worker {
             }
             return;
         };
+        let Some(p) = self.peers[idx].as_mut() else {
+            return;
+        };
+        p.last_heard = now;
+        if p.stalled && p.connected {
+            p.stalled = false;
+            if let Some(source) = p.leg.publisher() {
+                let call = p.call;
+                self.side_back(call, idx, source);
+            }
+        }
         let Some(p) = self.peers[idx].as_mut() else {
             return;
         };
@@ -666,13 +833,26 @@ impl Worker {
         }
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP_EVERY;
-            for (idx, slot) in self.peers.iter().enumerate() {
+            let mut stalled = Vec::new();
+            for (idx, slot) in self.peers.iter_mut().enumerate() {
                 if let Some(p) = slot {
                     if !p.ever_connected && now.duration_since(p.created) > SETUP_TIMEOUT {
                         self.stats.setup_timeouts += 1;
                         self.dead.push(idx);
                     }
+                    if let Some(source) = p.leg.publisher() {
+                        if p.ever_connected
+                            && !p.stalled
+                            && now.duration_since(p.last_heard) > STALLED_AFTER
+                        {
+                            p.stalled = true;
+                            stalled.push((p.call, idx, source));
+                        }
+                    }
                 }
+            }
+            for (call, idx, source) in stalled {
+                self.side_lost(call, idx, source);
             }
             self.publish_metrics();
         }
@@ -732,6 +912,7 @@ impl Worker {
     fn drain_events(&mut self, idx: usize, now: Instant) -> usize {
         let mut n = 0;
         let mut wants_keyframes = None;
+        let mut announce = None;
         let Some(p) = self.peers[idx].as_mut() else {
             return 0;
         };
@@ -755,8 +936,12 @@ impl Worker {
                         }
                         p.connected = true;
                         p.ever_connected = true;
+                        p.stalled = false;
                         // A receiver that just connected needs a keyframe to show video.
                         wants_keyframes = Some(p.call);
+                        if let Some(source) = p.leg.publisher() {
+                            announce = Some(source);
+                        }
                     }
                     RTCPeerConnectionState::Disconnected => p.connected = false,
                     RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
@@ -793,6 +978,7 @@ impl Worker {
                         init.track_id.clone(),
                         InTrack {
                             kind,
+                            codec: None,
                             ext_in,
                             receiver_id: init.receiver_id,
                             ssrc: init.ssrc,
@@ -807,6 +993,9 @@ impl Worker {
             if self.calls.get(&call).is_some_and(|c| c.linked_at.is_some()) {
                 for source in [Publisher::Citizen, Publisher::Officer] {
                     self.request_keyframe(call, source, now, false);
+                }
+                if let Some(source) = announce {
+                    self.side_back(call, idx, source);
                 }
             }
         }
@@ -857,13 +1046,13 @@ impl Worker {
     }
 
     fn on_rtp(&mut self, from: usize, track_id: &str, mut pkt: rtp::Packet, now: Instant) {
-        let Some(p) = self.peers[from].as_ref() else {
+        let Some(p) = self.peers[from].as_mut() else {
             return;
         };
         let Some(source) = p.leg.publisher() else {
             return; // monitors never publish
         };
-        let Some(t) = p.inbound.get(track_id) else {
+        let Some(t) = p.inbound.get_mut(track_id) else {
             self.stats.rtp_unknown_track += 1;
             return;
         };
@@ -874,10 +1063,37 @@ impl Worker {
             return;
         }
         let kind = t.kind;
+        // The video codec this packet carries, from its payload type on the publisher's leg
+        // (looked up again only when the payload type changes).
+        let pt_in = pkt.header.payload_type;
+        let video_codec = match t.codec {
+            Some((pt, c)) if pt == pt_in => c,
+            _ => {
+                let c = if kind == RtpCodecKind::Video {
+                    p.pc.rtp_receiver(t.receiver_id).and_then(|mut r| {
+                        r.get_parameters()
+                            .rtp_parameters
+                            .codecs
+                            .iter()
+                            .find(|c| c.payload_type == pt_in)
+                            .and_then(|c| VideoCodec::from_mime(&c.rtp_codec.mime_type))
+                    })
+                } else {
+                    None
+                };
+                t.codec = Some((pt_in, c));
+                c
+            }
+        };
+        if kind == RtpCodecKind::Video && video_codec.is_none() {
+            // Retransmissions (RTX) and anything else end at this hop.
+            return;
+        }
         // End-to-end extensions only, kept in a fixed array: no allocation per packet.
         let kept = rewrite::strip_extensions(&mut pkt, &t.ext_in);
-        let keyframe_start = kind == RtpCodecKind::Video && codec::vp8_keyframe_start(&pkt.payload);
-        let clock_rate = codec::codec_for(kind).clock_rate;
+        let keyframe_start = video_codec.is_some_and(|c| c.keyframe_start(&pkt.payload));
+        let clock_rate = codec::clock_rate(kind);
+        let mut unshared = false;
         let mut wants_keyframe = false;
         // Borrowed out of the call while forwarding (nothing below changes membership), so
         // the list is not copied for every packet.
@@ -906,6 +1122,43 @@ impl Worker {
             if !slot.sending {
                 continue;
             }
+            let Some(mut sender) = s.pc.rtp_sender(slot.sender_id) else {
+                continue;
+            };
+            let resolved = match slot.pt {
+                Some((c, pt)) if c == video_codec => pt,
+                previous => {
+                    let params = sender.get_parameters();
+                    let mime = match video_codec {
+                        Some(c) => c.codec().mime_type,
+                        None => codec::opus().mime_type,
+                    };
+                    let pt = params
+                        .rtp_parameters
+                        .codecs
+                        .iter()
+                        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&mime))
+                        .map(|c| c.payload_type);
+                    let exts = &params.rtp_parameters.header_extensions;
+                    slot.ext_out = codec::FORWARDED_EXTENSIONS
+                        .iter()
+                        .map(|u| exts.iter().find(|e| e.uri == *u).map_or(0, |e| e.id as u8))
+                        .collect();
+                    if previous.is_some() && kind == RtpCodecKind::Video {
+                        // The publisher changed codec: the receiver's decoder starts again
+                        // at a keyframe of the new one.
+                        slot.awaiting_keyframe = true;
+                    }
+                    slot.pt = Some((video_codec, pt));
+                    pt
+                }
+            };
+            let Some(pt) = resolved else {
+                // This leg did not negotiate the codec the publisher sends.
+                self.stats.rtp_codec_unshared += 1;
+                unshared = true;
+                continue;
+            };
             if slot.awaiting_keyframe {
                 if !keyframe_start {
                     self.stats.rtp_held_for_keyframe += 1;
@@ -914,32 +1167,6 @@ impl Worker {
                 }
                 slot.awaiting_keyframe = false;
             }
-            let Some(mut sender) = s.pc.rtp_sender(slot.sender_id) else {
-                continue;
-            };
-            let pt = match slot.pt {
-                Some(pt) => pt,
-                None => {
-                    let params = sender.get_parameters();
-                    let mime = codec::codec_for(kind).mime_type;
-                    let Some(pt) = params
-                        .rtp_parameters
-                        .codecs
-                        .iter()
-                        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&mime))
-                        .map(|c| c.payload_type)
-                    else {
-                        continue; // not negotiated on this leg (e.g. refused m-line)
-                    };
-                    let exts = &params.rtp_parameters.header_extensions;
-                    slot.ext_out = codec::FORWARDED_EXTENSIONS
-                        .iter()
-                        .map(|u| exts.iter().find(|e| e.uri == *u).map_or(0, |e| e.id as u8))
-                        .collect();
-                    slot.pt = Some(pt);
-                    pt
-                }
-            };
             // The last receiver takes the packet itself; the others a copy (the payload is
             // shared, not copied).
             let this = if Some(n) == last {
@@ -990,6 +1217,29 @@ impl Worker {
             // Repeats a keyframe request that was lost, no more often than the throttle.
             self.request_keyframe(call, source, now, false);
         }
+        if unshared {
+            // Normally settled when the second leg joined; a publisher that ignored the
+            // request (or switched codec on its own) is asked again, at most once per
+            // keyframe-request gap.
+            self.steer_if_due(call, from, now);
+        }
+    }
+
+    /// Asks a publisher that sends a codec some receiver lacks to renegotiate, at most
+    /// once per `KEYFRAME_REQUEST_GAP` × 10.
+    fn steer_if_due(&mut self, call: Uuid, from: usize, now: Instant) {
+        let Some(p) = self.peers[from].as_mut() else {
+            return;
+        };
+        if p.last_steer
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP * 10)
+        {
+            return;
+        }
+        p.last_steer = Some(now);
+        // Forget what it was steered to, so that it is asked even if its answer was right.
+        p.steered = None;
+        self.steer_publishers(call);
     }
 
     /// Sends a PLI for `source`'s video in `call`, at most every `KEYFRAME_REQUEST_GAP`
@@ -1044,6 +1294,8 @@ impl Worker {
         self.pending.retain(|_, v| *v != idx);
         if let Some(source) = p.leg.publisher() {
             self.publisher_replaced(p.call, source);
+            // A reload or a failed connection: the other side hears of it at once.
+            self.side_lost(p.call, idx, source);
         }
         for a in &p.addrs {
             if self.by_addr.get(a) == Some(&idx) {
@@ -1205,6 +1457,7 @@ fn add_slot(
     call: Uuid,
     source: Publisher,
     kind: RtpCodecKind,
+    codec: rtc::rtp_transceiver::rtp_sender::RTCRtpCodec,
 ) -> Result<Slot, MediaError> {
     let ssrc = rand::random::<u32>();
     let kind_name = if kind == RtpCodecKind::Audio {
@@ -1224,7 +1477,10 @@ fn add_slot(
                 ssrc: Some(ssrc),
                 ..Default::default()
             },
-            codec: codec::codec_for(kind),
+            // The codec the sending stream is set up with (its NACK buffer and reports):
+            // the leg's first choice. It would limit the answer to itself, so
+            // `prefer_codec` then lists everything the leg offered, in order.
+            codec,
             ..Default::default()
         }],
     );
@@ -1242,6 +1498,46 @@ fn add_slot(
         ts: rewrite::TsMap::default(),
         sending: true,
     })
+}
+
+/// Orders the video codecs of every video section of `pc`'s next answer: `preferred`
+/// first when the leg offered it (a browser sends the first codec of the answer), then the
+/// rest of what it offered. Returns the codec put first.
+fn prefer_codec(
+    pc: &mut RTCPeerConnection,
+    offered: &[(VideoCodec, u8)],
+    preferred: Option<VideoCodec>,
+) -> Option<VideoCodec> {
+    let kinds: Vec<VideoCodec> = offered.iter().map(|(c, _)| *c).collect();
+    let order = codec::answer_order(&kinds, preferred);
+    // With the offer's payload types: the receiving side maps packets by them.
+    let codecs: Vec<RTCRtpCodecParameters> = order
+        .iter()
+        .filter_map(|c| offered.iter().find(|(o, _)| o == c))
+        .map(|(c, pt)| RTCRtpCodecParameters {
+            rtp_codec: c.codec(),
+            payload_type: *pt,
+        })
+        .collect();
+    if codecs.is_empty() {
+        return None;
+    }
+    let ids: Vec<_> = pc.get_transceivers().collect();
+    for id in ids {
+        let receiver = pc.rtp_transceiver(id).and_then(|t| t.receiver());
+        let video = receiver
+            .and_then(|r| pc.rtp_receiver(r))
+            .is_some_and(|r| r.track().kind() == RtpCodecKind::Video);
+        if !video {
+            continue;
+        }
+        if let Some(mut t) = pc.rtp_transceiver(id) {
+            if let Err(e) = t.set_codec_preferences(codecs.clone()) {
+                tracing::debug!(error = %e, "media: codec preferences refused");
+            }
+        }
+    }
+    order.first().copied()
 }
 
 /// rtc 0.21 answers each media section with its transceiver's own direction, whatever the

@@ -4,7 +4,7 @@
 // ends the call. `media()` reads what the client decoded so far: video frames and audio
 // (Chromium and Firefox: getStats() of the page's call; aiortc: frames its tracks
 // delivered). Every client runs in its own network namespace of the lab, against the
-// interoperability matrix's own server (INTEROP).
+// interoperability matrix's own server (INTEROP) unless given another base URL.
 //
 // Kinds: 'chromium' and 'firefox' (the real pages, as citizens and officers use them) and
 // 'aiortc' (tests/clients/aiortc_peer.py: an independent WebRTC stack speaking the
@@ -20,21 +20,22 @@ import {
 
 const PYTHON = process.env.PYTHON || 'python3';
 
-/** A citizen of `kind` in `host`'s namespace, not yet joined. */
-export async function citizen(kind, host) {
-  return kind === 'aiortc' ? new PeerCitizen(await Peer.start(host)) : new PageCitizen(await launch(host, kind), kind);
+/** A citizen of `kind` in `host`'s namespace, not yet joined, of the server at `base`.
+ *  `peerArgs`: more arguments for aiortc_peer.py (e.g. `['--video-codec', 'h264']`). */
+export async function citizen(kind, host, base = INTEROP, peerArgs = []) {
+  return kind === 'aiortc' ? new PeerCitizen(await Peer.start(host, base, peerArgs)) : new PageCitizen(await launch(host, kind), kind, base);
 }
 
 /** An officer of `kind` in `host`'s namespace, signed in as `username`, not yet on duty. */
-export async function officer(kind, host, username) {
+export async function officer(kind, host, username, base = INTEROP, peerArgs = []) {
   if (kind === 'aiortc') {
-    const peer = await Peer.start(host);
+    const peer = await Peer.start(host, base, peerArgs);
     await peer.cmd({ cmd: 'staff', username, password: PASSWORD });
     return new PeerOfficer(peer);
   }
   const browser = await launch(host, kind);
   const page = await newPage(browser, `officer-${kind}`, DESKTOP);
-  await page.goto(`${INTEROP}/officer`);
+  await page.goto(`${base}/officer`);
   await signIn(page, username);
   return new PageOfficer(browser, page);
 }
@@ -42,11 +43,11 @@ export async function officer(kind, host, username) {
 // ---- the pages ------------------------------------------------------------------------------
 
 class PageCitizen {
-  constructor(browser, kind) { this.browser = browser; this.kind = kind; }
+  constructor(browser, kind, base) { this.browser = browser; this.kind = kind; this.base = base; }
 
   async join(name) {
     this.page = await newPage(this.browser, `citizen-${this.kind}`);
-    return { reference: await joinQueue(this.page, name, {}, INTEROP) };
+    return { reference: await joinQueue(this.page, name, {}, this.base) };
   }
 
   async inCall() { await screen(this.page, 's-call'); }
@@ -95,8 +96,8 @@ class PageOfficer {
 
 /** One aiortc_peer.py process in a namespace, commands matched to results by id. */
 class Peer {
-  static async start(host) {
-    const args = ['netns', 'exec', host.ns, PYTHON, join(ROOT, 'tests/clients/aiortc_peer.py'), '--base', INTEROP, '--insecure'];
+  static async start(host, base, extra = []) {
+    const args = ['netns', 'exec', host.ns, PYTHON, join(ROOT, 'tests/clients/aiortc_peer.py'), '--base', base, '--insecure', ...extra];
     const proc = spawn('ip', args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const peer = new Peer(proc);
     await peer.cmd({ cmd: 'stats' }).catch(() => {}); // started and answering

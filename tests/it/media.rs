@@ -366,6 +366,110 @@ async fn ice_restart_and_audio_only_renegotiate_the_same_leg() {
     app.stop().await;
 }
 
+/// An offer whose video lists no codec the server forwards (here VP9 only) keeps its
+/// audio: the answer rejects the video section (port 0) and the call carries sound both
+/// ways. An offer with no usable codec at all is refused with a clear, typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_without_a_forwarded_video_codec_keeps_its_audio() {
+    let app = spawn_app().await;
+    let mut officer = app.officer("officer1").await;
+    officer.request_ok(|id| ClientMsg::Ready { id }).await.ok();
+    let mut citizen = app.citizen().await;
+    let entry = join(&mut citizen, "Sita").await.entry;
+    expect(&mut officer, "an offer", |m| {
+        matches!(m, ServerMsg::Offer { .. })
+    })
+    .await;
+    officer
+        .request_ok(|id| ClientMsg::Accept { id, entry })
+        .await
+        .unwrap();
+    expect(&mut citizen, "call_started", |m| {
+        matches!(m, ServerMsg::CallStarted { .. })
+    })
+    .await;
+    let tag = call_tag(entry);
+    let (mut c, mut o) = publishers(tag).await;
+    negotiate(&mut officer, &o).await.unwrap();
+
+    let offer = c.offer().await.unwrap();
+    assert!(offer.contains("VP8/90000"), "{offer}");
+    let offer_msg = |id: u64, sdp: &str| ClientMsg::Sdp {
+        id,
+        description: SessionDescription {
+            sdp_type: SdpKind::Offer,
+            sdp: sdp.to_owned(),
+        },
+    };
+    // Nothing usable at all: a typed error naming the field, and the leg is not made.
+    let useless = offer
+        .replace("VP8/90000", "VP9/90000")
+        .replace("opus/48000", "G722/8000");
+    let reply = citizen.request(|id| offer_msg(id, &useless)).await.unwrap();
+    match reply {
+        ServerMsg::Error {
+            code,
+            field,
+            message,
+            ..
+        } => {
+            assert_eq!(code, ErrorCode::InvalidInput, "{message}");
+            assert_eq!(field.as_deref(), Some("description"));
+            assert!(message.contains("no codec"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+
+    // Video in a codec the server does not forward: audio only.
+    let vp9 = offer.replace("VP8/90000", "VP9/90000");
+    let reply = citizen.request(|id| offer_msg(id, &vp9)).await.unwrap();
+    assert!(matches!(reply, ServerMsg::Ok { .. }), "{reply:?}");
+    let answer = expect(&mut citizen, "the answer", |m| {
+        matches!(m, ServerMsg::Sdp { .. })
+    })
+    .await;
+    let ServerMsg::Sdp { description } = answer else {
+        unreachable!()
+    };
+    let sections: Vec<&str> = description
+        .sdp
+        .lines()
+        .filter(|l| l.starts_with("m="))
+        .collect();
+    assert!(
+        sections.iter().any(|m| m.starts_with("m=video 0 ")),
+        "video rejected: {sections:?}"
+    );
+    assert!(
+        sections
+            .iter()
+            .any(|m| m.starts_with("m=audio ") && !m.starts_with("m=audio 0 ")),
+        "audio accepted: {sections:?}"
+    );
+    c.apply_answer(description.sdp).await.unwrap();
+    c.wait_connected(Duration::from_secs(10)).await.unwrap();
+    o.wait_connected(Duration::from_secs(10)).await.unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    c.publish(300_000, stop.clone());
+    o.publish(300_000, stop);
+    wait_for(&o, "the citizen's audio at the officer", |r| {
+        got(r, tag, Publisher::Citizen, false) > 20
+    })
+    .await;
+    wait_for(&c, "the officer's audio at the citizen", |r| {
+        got(r, tag, Publisher::Officer, false) > 20
+    })
+    .await;
+    assert_eq!(
+        got(&o.report(), tag, Publisher::Citizen, true),
+        0,
+        "no video from the audio-only side"
+    );
+    c.close().await;
+    o.close().await;
+    app.stop().await;
+}
+
 /// An operator who narrows `allowed_networks` keeps other callers out: the loopback
 /// client's candidates are removed from its offer, its connectivity checks are dropped
 /// unread and counted, and it never connects. (The default accepts every source: the

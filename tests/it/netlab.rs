@@ -128,10 +128,6 @@ impl Host {
         c
     }
 
-    /// Cuts the host off (its link goes down), or connects it again.
-    pub fn set_link(&self, up: bool) {
-        ip(&["link", "set", &self.link, if up { "up" } else { "down" }]);
-    }
 }
 
 impl Drop for Lab {

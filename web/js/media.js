@@ -11,7 +11,12 @@
 // connection (an ICE restart after a network change) renegotiate the same leg. Remote
 // tracks arrive in `pc.ontrack` → attachRemote(stream). Where the server has media
 // turned off (`unavailable`), the page says the other side's video is not available and
-// the call goes on. MonitorMedia is the supervisor's receive-only view of a call. The
+// the call goes on. When either side's connection drops mid-call (this page's own peer
+// connection, or the server's `peer_media {state: "reconnecting"}` about the other side),
+// the page says "reconnecting…" until media flows again; the server keeps the call. An
+// answer that rejects video (no codec in common: port 0) makes the call audio only, and the
+// page says so. `renegotiate` from the server asks for a new offer on the same connection
+// (the answer then changes the video codec this side sends). MonitorMedia is the supervisor's receive-only view of a call. The
 // quality indicator uses getStats() when media flows, and the signaling round-trip time
 // before that.
 // ====================================================================================
@@ -72,7 +77,7 @@ export class CallMedia {
   /**
    * @param {import('./signal.js').Signal} signal
    * @param {{local: HTMLVideoElement, remote: HTMLVideoElement, onQuality: (level: string) => void,
-   *          onRemote: (state: 'waiting' | 'connected' | 'unavailable') => void}} ui
+   *          onRemote: (state: 'waiting' | 'connected' | 'unavailable' | 'reconnecting' | 'audio_only') => void}} ui
    */
   constructor(signal, ui) {
     this.signal = signal;
@@ -86,11 +91,19 @@ export class CallMedia {
     this.audioOnly = false;
     this.statsTimer = null;
     this.active = false;
+    // What the page shows about the other side: the base state, unless either side is
+    // reconnecting, or the server refused video.
+    this.remoteBase = 'waiting';
+    this.selfReconnecting = false;
+    this.peerReconnecting = false;
+    this.videoRejected = false;
     // Create one CallMedia per page: it subscribes to the signal once, for every call.
     const on = (type, fn) => { signal.on(type, (m) => { if (this.active) fn(m); }); };
     on('sdp', (m) => this.#onSdp(m.description));
     on('ice', (m) => this.#onIce(m.candidate));
     on('end_of_candidates', () => this.#onIce(null));
+    on('peer_media', (m) => { this.peerReconnecting = m.state === 'reconnecting'; this.#showRemote(); });
+    on('renegotiate', () => { if (this.pc && this.iceOpen) this.#offerAgain(this.pc); });
     on('rtt', (ms) => { if (!this.pc) this.ui.onQuality(qualityFromRtt(ms)); });
     on('status', (s) => { if (s !== 'online') this.ui.onQuality('lost'); });
   }
@@ -113,10 +126,11 @@ export class CallMedia {
     this.active = true;
     this.ui.onQuality(qualityFromRtt(this.signal.rtt));
     if (this.pc && this.pc.connectionState !== 'failed' && this.pc.connectionState !== 'closed') {
-      this.ui.onRemote(this.remoteStream && this.remoteStream.getTracks().length ? 'connected' : 'waiting');
+      this.#setRemote(this.remoteStream && this.remoteStream.getTracks().length ? 'connected' : 'waiting');
       return;
     }
-    this.ui.onRemote('waiting');
+    this.peerReconnecting = false;
+    this.#setRemote('waiting');
     if (!this.stream) {
       try {
         this.stream = await getLocalMedia({ video: !this.audioOnly });
@@ -137,8 +151,10 @@ export class CallMedia {
   // ---- negotiation with the server's SFU -----------------------------------------------
 
   async negotiate() {
-    if (!this.media || !window.RTCPeerConnection) { this.ui.onRemote('unavailable'); return; }
+    if (!this.media || !window.RTCPeerConnection) { this.#setRemote('unavailable'); return; }
     this.#closePc();
+    this.selfReconnecting = false;
+    this.videoRejected = false;
     const iceServers = (this.signal.welcome && this.signal.welcome.ice_servers || []).map((s) => ({
       urls: s.urls, username: s.username || undefined, credential: s.credential || undefined,
     }));
@@ -170,25 +186,18 @@ export class CallMedia {
     // ICE (new credentials, same connection); the server renegotiates the same leg and
     // learns the new address, and the call goes on without a new queue entry.
     pc.onconnectionstatechange = () => {
+      if (pc !== this.pc) return;
       clearTimeout(this.restartTimer);
-      if (pc.connectionState === 'failed') pc.restartIce();
-      if (pc.connectionState === 'disconnected') {
+      const state = pc.connectionState;
+      if (state === 'failed') pc.restartIce();
+      if (state === 'disconnected') {
         this.restartTimer = setTimeout(() => { if (pc === this.pc && pc.connectionState === 'disconnected') pc.restartIce(); }, 3000);
       }
+      this.selfReconnecting = state === 'disconnected' || state === 'failed';
+      this.#showRemote();
     };
     // restartIce() (and any later change) asks for a new offer on the same connection.
-    pc.onnegotiationneeded = async () => {
-      if (pc !== this.pc || !this.iceOpen || this.makingOffer || pc.signalingState !== 'stable') return;
-      try {
-        this.makingOffer = true;
-        await pc.setLocalDescription(await pc.createOffer());
-        await this.signal.request({ type: 'sdp', description: { sdp_type: 'offer', sdp: pc.localDescription.sdp } });
-      } catch (e) {
-        console.warn('renegotiation', e);
-      } finally {
-        this.makingOffer = false;
-      }
-    };
+    pc.onnegotiationneeded = () => { if (pc === this.pc && this.iceOpen) this.#offerAgain(pc); };
     try {
       this.makingOffer = true;
       await pc.setLocalDescription(await pc.createOffer());
@@ -199,17 +208,42 @@ export class CallMedia {
     } catch (e) {
       if (e && e.code === 'unavailable') this.media = false;
       this.#closePc();
-      this.ui.onRemote('unavailable');
+      this.#setRemote('unavailable');
     } finally {
       this.makingOffer = false;
     }
+  }
+
+  /** A new offer on the same connection (an ICE restart, a changed track, or the server's
+   *  `renegotiate`). */
+  async #offerAgain(pc) {
+    if (pc !== this.pc || this.makingOffer || pc.signalingState !== 'stable') return;
+    try {
+      this.makingOffer = true;
+      await pc.setLocalDescription(await pc.createOffer());
+      await this.signal.request({ type: 'sdp', description: { sdp_type: 'offer', sdp: pc.localDescription.sdp } });
+    } catch (e) {
+      console.warn('renegotiation', e);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  #setRemote(state) { this.remoteBase = state; this.#showRemote(); }
+
+  #showRemote() {
+    let state = this.remoteBase;
+    if (state !== 'unavailable' && (this.selfReconnecting || this.peerReconnecting)) state = 'reconnecting';
+    else if (state === 'connected' && this.videoRejected) state = 'audio_only';
+    else if (state === 'waiting' && this.videoRejected) state = 'audio_only';
+    this.ui.onRemote(state);
   }
 
   /** Where the other side's media appears. */
   attachRemote(stream) {
     if (this.ui.remote.srcObject !== stream) this.ui.remote.srcObject = stream;
     this.ui.remote.play().catch(() => {});
-    this.ui.onRemote('connected');
+    this.#setRemote('connected');
   }
 
   async #onSdp(d) {
@@ -224,6 +258,9 @@ export class CallMedia {
         await this.signal.request({ type: 'sdp', description: { sdp_type: 'answer', sdp: pc.localDescription.sdp } });
       } else if (d.sdp_type === 'answer' || d.sdp_type === 'pranswer') {
         await pc.setRemoteDescription({ type: d.sdp_type, sdp: d.sdp });
+        // Video refused (port 0): the server forwards no codec this browser offered.
+        this.videoRejected = d.sdp.split(/\r?\nm=/).some((m) => m.startsWith('video 0 ') && !/a=bundle-only/.test(m));
+        this.#showRemote();
       }
     } catch (e) { console.warn('sdp', e); }
   }

@@ -300,6 +300,11 @@ pub fn server_examples() -> Vec<ServerMsg> {
             candidate: candidate(),
         },
         ServerMsg::EndOfCandidates {},
+        ServerMsg::PeerMedia {
+            side: Role::Citizen,
+            state: PeerMediaState::Reconnecting,
+        },
+        ServerMsg::Renegotiate {},
         ServerMsg::Pong { re: 20 },
     ]
 }
