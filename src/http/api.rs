@@ -657,6 +657,8 @@ pub struct MediaOut {
     pub legs_stalled: u64,
     pub rtp_codec_unshared: u64,
     pub codec_renegotiations: u64,
+    /// Receiver estimates (REMB) sent to publishers: what the other side's link carries.
+    pub rembs_out: u64,
     pub setup_timeouts: u64,
     pub renegotiations: u64,
     pub ice_restarts: u64,
@@ -704,6 +706,7 @@ pub async fn media_stats(
         legs_stalled: s.legs_stalled,
         rtp_codec_unshared: s.rtp_codec_unshared,
         codec_renegotiations: s.codec_renegotiations,
+        rembs_out: s.rembs_out,
         setup_timeouts: s.setup_timeouts,
         renegotiations: s.renegotiations,
         ice_restarts: s.ice_restarts,

@@ -342,7 +342,7 @@ impl MediaClient {
             state: state_tx,
         });
         let mut me = codec::media_engine()?;
-        let registry = codec::registry(&mut me)?;
+        let registry = codec::registry(&mut me, codec::Estimate::default())?;
         let pc: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()
                 .with_configuration(RTCConfigurationBuilder::new().build())

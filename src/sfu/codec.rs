@@ -9,11 +9,13 @@
 //! Payload types may differ per leg; the worker maps them.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rtc::interceptor::{
-    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet, Registry, Slot,
-    StreamInfo, TaggedPacket,
+    Attribute, CongestionControlBuilder, Gcc, Interceptor, NackGeneratorBuilder,
+    NackResponderBuilder, Packet, Registry, Slot, StreamInfo, TaggedPacket, TwccSenderBuilder,
 };
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
@@ -126,8 +128,14 @@ pub fn vp8() -> RTCRtpCodec {
         clock_rate: 90_000,
         channels: 0,
         sdp_fmtp_line: String::new(),
-        // Keyframe requests must be negotiated or a browser never sends them.
-        rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
+        // Keyframe requests must be negotiated or a browser never sends them; REMB is how
+        // the server tells a publisher what its receivers' links carry.
+        rtcp_feedback: vec![
+            fb("nack", ""),
+            fb("nack", "pli"),
+            fb("ccm", "fir"),
+            fb("goog-remb", ""),
+        ],
     }
 }
 
@@ -199,9 +207,31 @@ pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
 /// (measured with `sunwai bench`, docs/benchmarks.md).
 const NACK_BUFFER: u16 = 256;
 
+/// What a send-side bandwidth estimate starts at, and the range it is held in, in bit/s.
+/// The floor is below what video needs, so that a link too weak for video says so.
+const ESTIMATE_INITIAL: f64 = 300_000.0;
+const ESTIMATE_MIN: f64 = 30_000.0;
+const ESTIMATE_MAX: f64 = 5_000_000.0;
+
+/// The latest send-side bandwidth estimate of one peer connection (what the path from
+/// here to the remote end carries), in bit/s; 0 until the first feedback.
+#[derive(Clone, Default)]
+pub struct Estimate(Arc<AtomicU64>);
+
+impl Estimate {
+    pub fn bits_per_second(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&b| b > 0)
+    }
+}
+
 /// The crate's default chain (NACK responder and generator, sender and receiver reports,
-/// TWCC as receiver), with a smaller NACK buffer, plus [`DeliverKeyframeRequests`].
-pub fn registry(me: &mut MediaEngine) -> Result<Registry, rtc::shared::error::Error> {
+/// TWCC as receiver), with a smaller NACK buffer; send-side congestion control (GCC over
+/// the remote's TWCC feedback, without the crate's pacer: the estimate is read, not paced
+/// to), whose estimate lands in `estimate`; and [`DeliverKeyframeRequests`].
+pub fn registry(
+    me: &mut MediaEngine,
+    estimate: Estimate,
+) -> Result<Registry, rtc::shared::error::Error> {
     // The video codecs' nack / nack pli feedback; the registry it returns is replaced
     // below so that the responder's buffer can be sized.
     let _ = configure_nack(Registry::new(), me);
@@ -212,10 +242,23 @@ pub fn registry(me: &mut MediaEngine) -> Result<Registry, rtc::shared::error::Er
         )
         .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
     configure_simulcast_extension_headers(me)?;
-    let registry = configure_twcc_receiver_only(registry, me)?;
+    // Registers transport-cc (feedback and header extension) for audio and video, and the
+    // recorder that reports what arrives here to the remote's estimator.
+    let registry = configure_twcc_receiver_only(registry, me)?
+        // This end's own loop: number what leaves, and estimate from what the remote says
+        // arrived.
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(Gcc::new(ESTIMATE_INITIAL, ESTIMATE_MIN, ESTIMATE_MAX))
+                .build(),
+        );
     Ok(configure_rtcp_reports(registry).with(
         Slot::from(SLOT_DELIVER_KEYFRAME),
-        DeliverKeyframeRequests::default(),
+        DeliverKeyframeRequests {
+            estimate,
+            ..Default::default()
+        },
     ))
 }
 
@@ -225,11 +268,14 @@ const SLOT_DELIVER_KEYFRAME: usize = 14_000;
 
 /// rtc 0.21's interceptor chain ends in a terminus that drops every inbound RTCP packet
 /// that no interceptor marked for the application, keyframe requests included. This one
-/// marks compound packets that carry a PLI or FIR, so that they come out of `poll_read`.
+/// marks compound packets that carry a PLI or FIR, so that they come out of `poll_read`,
+/// and keeps the congestion controller's latest estimate, which travels on the feedback
+/// packet that changed it.
 #[derive(Default)]
 pub struct DeliverKeyframeRequests {
     reads: VecDeque<TaggedPacket>,
     writes: VecDeque<TaggedPacket>,
+    estimate: Estimate,
 }
 
 pub fn is_keyframe_request(p: &dyn rtc::rtcp::Packet) -> bool {
@@ -245,6 +291,15 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for DeliverKeyframeRequests {
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
+            msg.message.get(&Attribute::TargetBitrateChanged {
+                bits_per_second: 0.0,
+            })
+        {
+            self.estimate
+                .0
+                .store(bits_per_second.max(1.0) as u64, Ordering::Relaxed);
+        }
         if let Packet::Rtcp(pkts) = &msg.message.packet {
             if pkts.iter().any(|p| is_keyframe_request(p.as_ref())) {
                 msg.message.add(Attribute::DeliverToApplication);

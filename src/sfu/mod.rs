@@ -194,6 +194,8 @@ pub struct WorkerStats {
     pub rtp_codec_unshared: u64,
     /// Legs asked to renegotiate so that they send the codec the other side decodes.
     pub codec_renegotiations: u64,
+    /// Receiver estimates (REMB) sent to publishers.
+    pub rembs_out: u64,
     pub sources_refused: u64,
     pub candidates_refused: u64,
     pub send_dropped: u64,
@@ -239,6 +241,7 @@ impl WorkerStats {
             legs_stalled,
             rtp_codec_unshared,
             codec_renegotiations,
+            rembs_out,
             sources_refused,
             candidates_refused,
             send_dropped,

@@ -27,6 +27,7 @@ use rtc::peer_connection::transport::{
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -55,7 +56,15 @@ const ICE_FAILED_AFTER: Duration = Duration::from_secs(15);
 /// has arrived this long has stalled: the other side is told it is reconnecting. Browsers
 /// send RTCP at least every second or so, and audio all the time.
 const STALLED_AFTER: Duration = Duration::from_secs(3);
-/// Housekeeping (setup time-outs, stalls, metrics) runs this often.
+/// What a receiver's estimate keeps back for audio (Opus with its overhead) when the rest is
+/// offered to the publisher's video, and the least a publisher is told it may send.
+const AUDIO_ALLOWANCE: u64 = 40_000;
+const REMB_FLOOR: u64 = 30_000;
+/// What a receiving leg is taken to carry until its first feedback: a publisher starts
+/// modestly rather than flooding a weak link in the first seconds of a call (Chrome starts
+/// at 300 kbit/s of video of its own accord).
+const START_ESTIMATE: u64 = 150_000;
+/// Housekeeping (setup time-outs, stalls, receiver estimates, metrics) runs this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Datagrams read per wake-up before the queued output is flushed.
 const BATCH: usize = 64;
@@ -214,6 +223,9 @@ struct Peer {
     stalled: bool,
     /// When this leg was last asked to renegotiate for a codec.
     last_steer: Option<Instant>,
+    /// What the path from the server to this leg's browser carries (send-side estimate
+    /// from the browser's transport-wide feedback).
+    estimate: codec::Estimate,
     ufrag: String,
     addrs: Vec<SocketAddr>,
     connected: bool,
@@ -428,8 +440,9 @@ impl Worker {
         self.new_peer(call, leg, session, sdp, events)
     }
 
-    /// The video codec `call`'s legs should send, counting a leg about to join that
-    /// offered `joining` (see [`codec::choose`]).
+    /// The video codec `call`'s citizen and officer should send, counting a publisher
+    /// about to join that offered `joining` (see [`codec::choose`]). A supervisor's monitor
+    /// does not count: listening in never changes what the two sides send.
     fn call_codec(&self, call: Uuid, joining: Option<&[VideoCodec]>) -> Option<VideoCodec> {
         let members = self
             .calls
@@ -439,6 +452,7 @@ impl Worker {
         let legs = members
             .iter()
             .filter_map(|&i| self.peers[i].as_ref())
+            .filter(|p| p.leg.publisher().is_some())
             .map(|p| p.video_codecs.as_slice())
             .chain(joining);
         codec::choose(legs.collect::<Vec<_>>())
@@ -520,7 +534,7 @@ impl Worker {
         events: Option<LegEvents>,
     ) -> Result<String, MediaError> {
         let now = Instant::now();
-        let mut pc = build_pc(now)?;
+        let (mut pc, estimate) = build_pc(now)?;
         let offer = RTCSessionDescription::offer(sdp.clone()).map_err(bad_sdp)?;
         pc.set_remote_description(now, offer).map_err(bad_sdp)?;
         let offered = wire::offered_video_codecs(&sdp);
@@ -531,7 +545,8 @@ impl Worker {
                     .into(),
             ));
         }
-        let steered = self.call_codec(call, Some(&video_codecs));
+        let joining = leg.publisher().is_some().then_some(video_codecs.as_slice());
+        let steered = self.call_codec(call, joining);
         let first = codec::answer_order(&video_codecs, steered).first().copied();
         let mut slots = Vec::new();
         for source in leg.receives() {
@@ -589,6 +604,7 @@ impl Worker {
             last_heard: now,
             stalled: false,
             last_steer: None,
+            estimate,
             ufrag: ufrag.clone(),
             addrs: Vec::new(),
             connected: false,
@@ -707,6 +723,8 @@ impl Worker {
         for source in [Publisher::Citizen, Publisher::Officer] {
             self.request_keyframe(call, source, now, true);
         }
+        // Before the first feedback there is no estimate: both sides start modestly.
+        self.send_receiver_estimates(now);
     }
 
     // ---------------------------------------------------------------------------------
@@ -854,6 +872,7 @@ impl Worker {
             for (call, idx, source) in stalled {
                 self.side_lost(call, idx, source);
             }
+            self.send_receiver_estimates(now);
             self.publish_metrics();
         }
     }
@@ -1242,6 +1261,61 @@ impl Worker {
         self.steer_publishers(call);
     }
 
+    /// Tells each publisher in a live call what the other side's link carries: REMB with
+    /// the lowest send-side estimate among the legs that receive its video (monitors do
+    /// not count: listening in never lowers what the two sides get), less what audio
+    /// needs. Browsers take it as a cap on their own estimate, so the officer's encoder
+    /// lowers bitrate, frame rate and resolution for a citizen on a weak downlink.
+    fn send_receiver_estimates(&mut self, now: Instant) {
+        let mut rembs: Vec<(usize, u64)> = Vec::new();
+        for c in self.calls.values() {
+            if c.linked_at.is_none() {
+                continue;
+            }
+            for &p in &c.members {
+                let Some(source) = self.peers[p].as_ref().and_then(|x| x.leg.publisher()) else {
+                    continue;
+                };
+                let lowest = c
+                    .members
+                    .iter()
+                    .filter_map(|&r| self.peers[r].as_ref())
+                    .filter(|r| r.connected && r.leg.publisher().is_some())
+                    .filter(|r| {
+                        r.slots.iter().any(|s| {
+                            s.source == source && s.kind == RtpCodecKind::Video && s.sending
+                        })
+                    })
+                    .map(|r| r.estimate.bits_per_second().unwrap_or(START_ESTIMATE))
+                    .min();
+                if let Some(lowest) = lowest {
+                    rembs.push((p, lowest.saturating_sub(AUDIO_ALLOWANCE).max(REMB_FLOOR)));
+                }
+            }
+        }
+        for (idx, bitrate) in rembs {
+            let Some(p) = self.peers[idx].as_mut() else {
+                continue;
+            };
+            for t in p.inbound.values() {
+                if t.kind != RtpCodecKind::Video {
+                    continue;
+                }
+                let remb = ReceiverEstimatedMaximumBitrate {
+                    sender_ssrc: 0,
+                    bitrate: bitrate as f32,
+                    ssrcs: vec![t.ssrc],
+                };
+                if let Some(mut r) = p.pc.rtp_receiver(t.receiver_id) {
+                    if r.write_rtcp(now, vec![Box::new(remb)]).is_ok() {
+                        self.stats.rembs_out += 1;
+                    }
+                }
+            }
+            self.touched.insert(idx);
+        }
+    }
+
     /// Sends a PLI for `source`'s video in `call`, at most every `KEYFRAME_REQUEST_GAP`
     /// (unless `force`, when a call starts).
     fn request_keyframe(&mut self, call: Uuid, source: Publisher, now: Instant, force: bool) {
@@ -1429,9 +1503,10 @@ impl Worker {
     }
 }
 
-fn build_pc(now: Instant) -> Result<RTCPeerConnection, MediaError> {
+fn build_pc(now: Instant) -> Result<(RTCPeerConnection, codec::Estimate), MediaError> {
     let mut me = codec::media_engine().map_err(internal)?;
-    let registry = codec::registry(&mut me).map_err(internal)?;
+    let estimate = codec::Estimate::default();
+    let registry = codec::registry(&mut me, estimate.clone()).map_err(internal)?;
     let settings = SettingEngineBuilder::new()
         .with_lite(true)
         // rtc counts only connectivity checks as signs of life, not media, and browsers
@@ -1448,6 +1523,7 @@ fn build_pc(now: Instant) -> Result<RTCPeerConnection, MediaError> {
         .with_interceptor_registry(registry)
         .build(now)
         .map_err(internal)
+        .map(|pc| (pc, estimate))
 }
 
 /// Adds a local track carrying `source`'s audio or video. After the remote offer is set,

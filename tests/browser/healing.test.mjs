@@ -76,6 +76,14 @@ describe('calls heal, and codecs are negotiated per call', () => {
       await c.inCall();
       await decodes(c, 'the citizen, before the cut');
       await decodes(o, 'the officer, before the cut');
+      // Portrait video: Chromium offers the video-orientation extension; the server does not
+      // negotiate it, so the phone rotates its frames itself and every receiver shows them
+      // upright (media.md, "Codecs").
+      const sdp = await c.page.evaluate(() => ({
+        offer: window.sunwaiCallMedia.pc.localDescription.sdp, answer: window.sunwaiCallMedia.pc.remoteDescription.sdp,
+      }));
+      assert.ok(sdp.offer.includes('urn:3gpp:video-orientation'), 'Chromium offers the orientation extension');
+      assert.ok(!sdp.answer.includes('urn:3gpp:video-orientation'), 'the server does not negotiate it');
 
       link(HOSTS.a, false);
       const cut = Date.now();

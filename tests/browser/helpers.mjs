@@ -37,9 +37,10 @@ export const DESKTOP = { width: 1280, height: 860 };
 // own, as a phone does, never from loopback.
 export const LAB = JSON.parse(process.env.SUNWAI_LAB || 'null');
 if (!LAB || !LAB.hosts.length) throw new Error('SUNWAI_LAB is not set: run these tests through `cargo test browser` (tests/it/browser.rs)');
-// browser.rs makes eight namespaces for the files it runs; tests/it/turn.rs makes fewer for
-// its own (udp-blocked.mjs), which uses LAB.hosts directly.
-if (LAB.hosts.length < 8 && !process.env.SUNWAI_TURN_CASES) throw new Error(`SUNWAI_LAB has ${LAB.hosts.length} hosts, the browser tests need 8`);
+// browser.rs makes eight namespaces for the files it runs; tests/it/turn.rs and
+// tests/it/weak_link.rs make fewer for their own (udp-blocked.mjs, weak-link.mjs), which use
+// LAB.hosts directly.
+if (LAB.hosts.length < 8 && !process.env.SUNWAI_TURN_CASES && !process.env.SUNWAI_WEAK_CONDITIONS) throw new Error(`SUNWAI_LAB has ${LAB.hosts.length} hosts, the browser tests need 8`);
 /** Who runs where: one namespace per browser (or other client) a test starts. */
 export const HOSTS = {
   citizen: LAB.hosts[0], officer: LAB.hosts[1], supervisor: LAB.hosts[2],

@@ -28,6 +28,7 @@ async fn browser_end_to_end() {
         "{chromium} is missing: run scripts/test, which installs it"
     );
 
+    let _browsers = BROWSERS.lock().await;
     // Screenshots of a failed run are written afresh each time.
     let _ = std::fs::remove_dir_all(root.join("target/browser-screenshots"));
 

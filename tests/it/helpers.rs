@@ -14,6 +14,11 @@ use tokio::sync::oneshot;
 
 use crate::netlab::Lab;
 
+/// Held by every test that runs real browsers (`browser`, `turn`, `weak_link`), so that they
+/// take turns: two of them side by side on a 2-core machine slow each other's browsers down
+/// enough to miss the timings they check (first frames within 1 s of the accept).
+pub static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub const DESK: &str = "ssp-prayagraj";
 pub const PASSWORD: &str = "correct horse battery";
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -27,3 +27,4 @@ mod simulate;
 mod tls;
 mod turn;
 mod wallboard;
+mod weak_link;

@@ -7,6 +7,11 @@
 //! namespace routes to. Nothing leaves the machine: every address is one the lab made, and
 //! the lab removes them all when dropped (killing whatever still runs in its namespaces).
 //!
+//! A *shaped* host (`Lab::new_shaped`) reaches the root namespace through a third
+//! namespace in between, where `tests/clients/link_shaper.py` bridges the two veth pairs
+//! and imposes a weak mobile link (rate, delay, jitter, loss per direction). The host and
+//! the root still see each other as neighbours on the same /30.
+//!
 //! Needs root (CI runs as root). Without it, creating a lab fails the test: a test of how
 //! clients meet the server never passes without clients.
 
@@ -32,6 +37,9 @@ pub struct Host {
     pub gw: Ipv4Addr,
     /// The root end's interface name: set it down to cut this client off.
     pub link: String,
+    /// For a shaped host: the namespace in between and its two interfaces (towards the
+    /// host, towards the root namespace), for the shaper to bridge.
+    pub router: Option<(String, String, String)>,
 }
 
 /// Runs `ip ARGS`, panicking with its output when it fails.
@@ -48,6 +56,29 @@ pub fn ip(args: &[&str]) {
     );
 }
 
+/// Turns off checksum and segmentation offloads on `dev` (in namespace `ns`, or the root).
+fn no_offloads(ns: Option<&str>, dev: &str) {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "ethtool"]);
+            c
+        }
+        None => Command::new("ethtool"),
+    };
+    let out = c
+        .args([
+            "-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+        ])
+        .output()
+        .expect("ethtool is needed for shaped links (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "ethtool -K {dev}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+}
+
 /// Like [`ip`], for clean-up: failures (already gone) are fine.
 fn ip_quiet(args: &[&str]) {
     let _ = Command::new("ip").args(args).output();
@@ -56,6 +87,13 @@ fn ip_quiet(args: &[&str]) {
 impl Lab {
     /// A server address and `hosts` client namespaces.
     pub fn new(hosts: usize) -> Lab {
+        Lab::new_shaped(hosts, &[])
+    }
+
+    /// Like [`Lab::new`], with the hosts numbered in `shaped` behind a namespace of their
+    /// own for a link shaper (see the module comment). Nothing passes between such a host
+    /// and the server until a shaper runs there.
+    pub fn new_shaped(hosts: usize, shaped: &[usize]) -> Lab {
         assert!(hosts <= 60, "a lab has at most 60 hosts");
         let pid = std::process::id();
         let n = LABS.fetch_add(1, Ordering::Relaxed);
@@ -81,22 +119,84 @@ impl Lab {
             ip_quiet(&["netns", "del", &ns]);
             ip_quiet(&["link", "del", &link]);
             ip(&["netns", "add", &ns]);
+            let router = shaped.contains(&i).then(|| {
+                (
+                    format!("sunwai-{pid}-{n}-{i}-r"),
+                    format!("swa{}n{n}h{i}", pid % 100_000),
+                    format!("swb{}n{n}h{i}", pid % 100_000),
+                )
+            });
+            if let Some((r, _, _)) = &router {
+                ip_quiet(&["netns", "del", r]);
+                ip(&["netns", "add", r]);
+            }
             // Pushed now so that a failure below still removes what was made.
             lab.hosts.push(Host {
                 ns: ns.clone(),
                 ip: addr,
                 gw,
                 link: link.clone(),
+                router: router.clone(),
             });
-            ip(&["link", "add", &link, "type", "veth", "peer", "name", &inner]);
-            ip(&["link", "set", &inner, "netns", &ns]);
-            ip(&["addr", "add", &format!("{gw}/30"), "dev", &link]);
-            ip(&["link", "set", &link, "up"]);
             let inside = |args: &[&str]| {
                 let mut all = vec!["netns", "exec", &ns, "ip"];
                 all.extend_from_slice(args);
                 ip(&all);
             };
+            match &router {
+                None => {
+                    ip(&["link", "add", &link, "type", "veth", "peer", "name", &inner]);
+                    ip(&["link", "set", &inner, "netns", &ns]);
+                }
+                Some((r, towards_host, towards_root)) => {
+                    // host [inner] ── [towards_host] router [towards_root] ── [link] root
+                    ip(&[
+                        "link",
+                        "add",
+                        towards_host,
+                        "type",
+                        "veth",
+                        "peer",
+                        "name",
+                        &inner,
+                    ]);
+                    ip(&["link", "set", &inner, "netns", &ns]);
+                    ip(&["link", "set", towards_host, "netns", r]);
+                    ip(&[
+                        "link",
+                        "add",
+                        &link,
+                        "type",
+                        "veth",
+                        "peer",
+                        "name",
+                        towards_root,
+                    ]);
+                    ip(&["link", "set", towards_root, "netns", r]);
+                    for dev in [towards_host, towards_root] {
+                        ip(&[
+                            "netns", "exec", r, "ip", "link", "set", dev, "promisc", "on", "up",
+                        ]);
+                        no_offloads(Some(r), dev);
+                    }
+                    // The bridge copies frames as they are: checksums must be complete and
+                    // no frame larger than the MTU (offloads off at both ends).
+                    no_offloads(None, &link);
+                    no_offloads(Some(&ns), &inner);
+                    let _ = Command::new("ip")
+                        .args([
+                            "netns",
+                            "exec",
+                            r,
+                            "sysctl",
+                            "-qw",
+                            "net.ipv6.conf.all.disable_ipv6=1",
+                        ])
+                        .status();
+                }
+            }
+            ip(&["addr", "add", &format!("{gw}/30"), "dev", &link]);
+            ip(&["link", "set", &link, "up"]);
             inside(&["addr", "add", &format!("{addr}/30"), "dev", &inner]);
             inside(&["link", "set", &inner, "up"]);
             inside(&["link", "set", "lo", "up"]);
@@ -111,8 +211,12 @@ impl Lab {
             .hosts
             .iter()
             .map(|h| {
+                let router = h.router.as_ref().map(|(ns, inside, outside)| {
+                    serde_json::json!({ "ns": ns, "inside": inside, "outside": outside })
+                });
                 serde_json::json!({
                     "ns": h.ns, "ip": h.ip.to_string(), "gw": h.gw.to_string(), "link": h.link,
+                    "router": router,
                 })
             })
             .collect();
@@ -127,19 +231,21 @@ impl Host {
         c.args(["netns", "exec", &self.ns, program]);
         c
     }
-
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         for h in &self.hosts {
-            // Whatever a test started in the namespace goes with it.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", &h.ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
+            let router = h.router.as_ref().map(|(r, _, _)| r.as_str());
+            for ns in std::iter::once(h.ns.as_str()).chain(router) {
+                // Whatever a test started in the namespace goes with it.
+                if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+                    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                        let _ = Command::new("kill").args(["-9", pid]).status();
+                    }
                 }
+                ip_quiet(&["netns", "del", ns]);
             }
-            ip_quiet(&["netns", "del", &h.ns]);
             ip_quiet(&["link", "del", &h.link]);
         }
         ip_quiet(&["addr", "del", &format!("{}/32", self.server), "dev", "lo"]);

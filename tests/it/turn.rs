@@ -268,6 +268,7 @@ async fn a_citizen_whose_network_blocks_udp_is_heard_through_turn_over_tcp_and_t
         "{chromium} is missing: run scripts/test"
     );
 
+    let _browsers = BROWSERS.lock().await;
     // Host 0: the citizen, whose network drops all UDP; host 1: the officer, whose does not.
     let lab = Lab::new(2);
     let (citizen_host, ip) = (&lab.hosts[0], lab.server);

@@ -1,0 +1,178 @@
+// A hearing over a weak mobile link: the citizen's Chromium sits behind a shaped link
+// (tests/clients/link_shaper.py in the namespace between theirs and the server's: a rate
+// limit, delay, jitter and random loss per direction), the officer's Chromium on a clean
+// one. For each condition a whole hearing is held; once a second both pages' getStats()
+// are read, and the figures per direction go to SUNWAI_WEAK_RESULTS for the Rust side
+// (tests/it/weak_link.rs), which prints them and checks the bounds.
+//
+// Run by tests/it/weak_link.rs only; deliberately not named *.test.mjs, so browser.rs's
+// `node --test tests/browser/` leaves it out.
+//
+// SUNWAI_WEAK_CONDITIONS: [{ name, secs, up: {...}, down: {...}, steps: [{ at, up, down }] }]
+// with link_shaper.py's settings (rate_kbit, delay_ms, jitter_ms, loss, queue_ms); `steps`
+// change the link `at` seconds after the accept. "up" is what the citizen sends.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB, ROOT, withPages } from './helpers.mjs';
+import { citizen, officer, decodes } from './participants.mjs';
+
+const CONDITIONS = JSON.parse(process.env.SUNWAI_WEAK_CONDITIONS || '[]');
+const RESULTS = process.env.SUNWAI_WEAK_RESULTS;
+if (!CONDITIONS.length || !RESULTS) throw new Error('run through `cargo test weak_link` (tests/it/weak_link.rs)');
+const [CITIZEN, OFFICER] = LAB.hosts;
+const BASE = process.env.SUNWAI_URL;
+
+const results = [];
+after(() => writeFileSync(RESULTS, JSON.stringify(results, null, 2)));
+
+/** The link shaper in the citizen's router namespace, driven over stdin. */
+class Shaper {
+  static async start(host) {
+    const r = host.router;
+    assert.ok(r, 'the citizen has no shaped link');
+    const proc = spawn('ip', ['netns', 'exec', r.ns, 'python3', join(ROOT, 'tests/clients/link_shaper.py'), '--inside', r.inside, '--outside', r.outside, '--seed', '7'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const s = new Shaper(proc);
+    await s.next(); // ready
+    return s;
+  }
+
+  constructor(proc) {
+    this.proc = proc;
+    this.lines = [];
+    this.waiters = [];
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      const w = this.waiters.shift();
+      if (w) w(JSON.parse(line)); else this.lines.push(JSON.parse(line));
+    });
+  }
+
+  next() {
+    if (this.lines.length) return Promise.resolve(this.lines.shift());
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async cmd(c) { this.proc.stdin.write(`${JSON.stringify(c)}\n`); return this.next(); }
+  async set(up, down) { return this.cmd({ cmd: 'set', up: up || {}, down: down || {} }); }
+  async stop() { await this.cmd({ cmd: 'quit' }).catch(() => {}); this.proc.kill('SIGKILL'); }
+}
+
+/** One page's inbound audio and video, and outbound video, from getStats(). */
+async function sample(page) {
+  return page.evaluate(async () => {
+    const pc = window.sunwaiCallMedia && window.sunwaiCallMedia.pc;
+    const out = { t: performance.now(), audio: null, video: null, sent: null };
+    if (!pc) return out;
+    out.state = `${pc.connectionState}/${pc.iceConnectionState}`;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'transport') out.dtls = r.dtlsState;
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        out.audio = { samples: r.totalSamplesReceived || 0, concealed: r.concealedSamples || 0, received: r.packetsReceived || 0, lost: r.packetsLost || 0 };
+      }
+      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        out.video = { frames: r.framesDecoded || 0, freeze: r.totalFreezesDuration || 0, width: r.frameWidth || 0, height: r.frameHeight || 0, keyframes: r.keyFramesDecoded || 0 };
+      }
+      if (r.type === 'outbound-rtp' && r.kind === 'video') {
+        out.sent = { bytes: r.bytesSent || 0, width: r.frameWidth || 0, height: r.frameHeight || 0, fps: r.framesPerSecond || 0, limitation: r.qualityLimitationReason || '' };
+      }
+      if (r.type === 'outbound-rtp' && r.kind === 'audio') out.audioSent = { bytes: r.bytesSent || 0 };
+    });
+    return out;
+  });
+}
+
+/** What one side received between two samples (`a` before `b`). */
+function received(a, b, secs) {
+  const au = a.audio && b.audio ? {
+    samples: b.audio.samples - a.audio.samples,
+    concealed: b.audio.concealed - a.audio.concealed,
+    received: b.audio.received - a.audio.received,
+    lost: b.audio.lost - a.audio.lost,
+  } : null;
+  const vi = a.video && b.video ? {
+    frames: b.video.frames - a.video.frames,
+    freeze: b.video.freeze - a.video.freeze,
+  } : null;
+  return {
+    concealed_pct: au && au.samples > 0 ? (100 * au.concealed) / au.samples : null,
+    audio_lost_pct: au && au.received + au.lost > 0 ? (100 * au.lost) / (au.received + au.lost) : null,
+    fps: vi ? vi.frames / secs : 0,
+    frozen_secs: vi ? vi.freeze : null,
+    resolution: b.video ? `${b.video.width}x${b.video.height}` : null,
+  };
+}
+
+for (const cond of CONDITIONS) {
+  test(`a hearing over a weak link: ${cond.name}`, withPages(`weak-${cond.name}`, async () => {
+    const shaper = await Shaper.start(CITIZEN);
+    let o;
+    let c;
+    try {
+      await shaper.set(cond.up, cond.down);
+      o = await officer('chromium', OFFICER, 'officer1', BASE);
+      c = await citizen('chromium', CITIZEN, BASE);
+      await c.join(`weak ${cond.name}`);
+      await o.onDuty();
+      await o.offered();
+      const accepted = Date.now();
+      await o.accept();
+      await c.inCall();
+      // First audio heard at each side after the accept.
+      const firstAudio = {};
+      for (;;) {
+        const [sc, so] = await Promise.all([sample(c.page), sample(o.page)]);
+        const t = Date.now() - accepted;
+        if (firstAudio.citizen == null && sc.audio && sc.audio.samples > 0) firstAudio.citizen = t;
+        if (firstAudio.officer == null && so.audio && so.audio.samples > 0) firstAudio.officer = t;
+        if (firstAudio.citizen != null && firstAudio.officer != null) break;
+        assert.ok(t < 30000, `no audio 30 s after the accept: ${JSON.stringify({ sc, so })}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Once a second for the condition's length; the link changes at its steps.
+      const series = [];
+      const steps = [...(cond.steps || [])];
+      const start = Date.now();
+      let prev = await Promise.all([sample(c.page), sample(o.page)]);
+      const first = prev;
+      while (Date.now() - start < cond.secs * 1000) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const at = (Date.now() - start) / 1000;
+        while (steps.length && steps[0].at <= at) {
+          const s = steps.shift();
+          await shaper.set(s.up, s.down);
+        }
+        const now = await Promise.all([sample(c.page), sample(o.page)]);
+        const secs = (now[0].t - prev[0].t) / 1000;
+        series.push({
+          at: Math.round(at),
+          citizen: received(prev[0], now[0], secs),
+          officer: received(prev[1], now[1], secs),
+          officer_sends_kbps: now[1].sent && prev[1].sent ? ((now[1].sent.bytes - prev[1].sent.bytes) * 8) / 1000 / secs : null,
+          officer_sends: now[1].sent,
+          citizen_sends_kbps: now[0].sent && prev[0].sent ? ((now[0].sent.bytes - prev[0].sent.bytes) * 8) / 1000 / secs : null,
+        });
+        prev = now;
+      }
+      const total = (first[0].t && prev[0].t) ? (prev[0].t - first[0].t) / 1000 : cond.secs;
+      const link = await shaper.cmd({ cmd: 'stats' });
+      results.push({
+        name: cond.name,
+        first_audio_ms: firstAudio,
+        citizen: received(first[0], prev[0], total),
+        officer: received(first[1], prev[1], total),
+        series,
+        link,
+      });
+      await o.finish({ category: 'theft', station: 'kotwali', action: `weak link: ${cond.name}` });
+      await c.ended();
+    } finally {
+      if (c) await c.close();
+      if (o) await o.close();
+      await shaper.stop();
+    }
+  }));
+}

@@ -1,0 +1,151 @@
+//! Hearings over a weak mobile link, with real Chromium on both sides: the citizen behind
+//! a shaped link (`netlab::Lab::new_shaped` and `tests/clients/link_shaper.py`: a rate
+//! limit, delay, jitter and loss per direction), the officer on a clean one, run by
+//! `tests/browser/weak-link.mjs`, which reads both pages' `getStats()` once a second.
+//!
+//! In the suite: one weak condition (300 kbit/s down, 150 up, 150 ± 30 ms and 2 % loss
+//! each way) for 30 s, which fails if speech is concealed beyond its bound. The whole
+//! benchmark (docs/benchmarks.md, "Weak links") is the same test with more conditions:
+//!
+//! ```sh
+//! SUNWAI_WEAK_BENCH=full cargo test --release --test it weak_link -- --nocapture
+//! ```
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::*;
+use crate::netlab::Lab;
+
+/// A direction of the link, as link_shaper.py takes it.
+fn link(rate_kbit: u32, delay_ms: u32, jitter_ms: u32, loss: f64) -> serde_json::Value {
+    serde_json::json!({
+        "rate_kbit": rate_kbit, "delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss,
+    })
+}
+
+fn conditions(full: bool) -> serde_json::Value {
+    // Conditions of one's own while tuning (same shape as below).
+    if let Ok(json) = std::env::var("SUNWAI_WEAK_CUSTOM") {
+        return serde_json::from_str(&json).expect("SUNWAI_WEAK_CUSTOM is JSON");
+    }
+    let weak = serde_json::json!({
+        "name": "300/150 kbit/s, 150±30 ms, 2 % loss",
+        "secs": if full { 45 } else { 30 },
+        "up": link(150, 150, 30, 0.02),
+        "down": link(300, 150, 30, 0.02),
+    });
+    if !full {
+        return serde_json::json!([weak]);
+    }
+    serde_json::json!([
+        { "name": "unshaped", "secs": 45, "up": link(0, 0, 0, 0.0), "down": link(0, 0, 0, 0.0) },
+        weak,
+        {
+            "name": "128/64 kbit/s, 150±30 ms, 2 % loss",
+            "secs": 45,
+            "up": link(64, 150, 30, 0.02),
+            "down": link(128, 150, 30, 0.02),
+        },
+        {
+            "name": "1 Mbit/s, 150 kbit/s from 15 s to 45 s",
+            "secs": 75,
+            "up": link(1000, 50, 10, 0.0),
+            "down": link(1000, 50, 10, 0.0),
+            "steps": [
+                { "at": 15, "up": { "rate_kbit": 150 }, "down": { "rate_kbit": 150 } },
+                { "at": 45, "up": { "rate_kbit": 1000 }, "down": { "rate_kbit": 1000 } },
+            ],
+        },
+    ])
+}
+
+fn pct(v: &serde_json::Value) -> String {
+    v.as_f64().map_or("–".into(), |x| format!("{x:.1} %"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_link() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core").is_dir(),
+        "the browser tests' node modules are missing: run scripts/test (or npm ci --prefix tests/browser)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: run scripts/test"
+    );
+    let full = std::env::var("SUNWAI_WEAK_BENCH").is_ok_and(|v| v == "full");
+
+    let _browsers = BROWSERS.lock().await;
+    // Host 0: the citizen, behind the shaper; host 1: the officer.
+    let lab = Lab::new_shaped(2, &[0]);
+    let app = spawn_app_in(&lab, |_| {}).await;
+    let results = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new("node");
+    cmd.args([
+        "--test",
+        "--test-concurrency=1",
+        "tests/browser/weak-link.mjs",
+    ])
+    .current_dir(root)
+    .env("SUNWAI_URL", app.base_url())
+    .env("SUNWAI_INTEROP_URL", app.base_url())
+    .env("SUNWAI_LAB", lab.json())
+    .env("SUNWAI_PASSWORD", PASSWORD)
+    .env("SUNWAI_WEAK_CONDITIONS", conditions(full).to_string())
+    .env("SUNWAI_WEAK_RESULTS", results.path())
+    .env("CHROMIUM", &chromium);
+    let status = tokio::task::spawn_blocking(move || cmd.status())
+        .await
+        .unwrap()
+        .expect("could not run node");
+    app.stop().await;
+    assert!(status.success(), "the weak-link hearings failed ({status})");
+
+    let text = std::fs::read_to_string(results.path()).unwrap();
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    println!("weak-link results (JSON): {text}");
+    println!(
+        "| condition | side | speech concealed | audio lost | video fps | frozen | resolution | first audio |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---|---:|");
+    for r in &runs {
+        for side in ["citizen", "officer"] {
+            let s = &r[side];
+            println!(
+                "| {} | {side} | {} | {} | {:.1} | {:.1} s | {} | {} ms |",
+                r["name"].as_str().unwrap_or(""),
+                pct(&s["concealed_pct"]),
+                pct(&s["audio_lost_pct"]),
+                s["fps"].as_f64().unwrap_or(0.0),
+                s["frozen_secs"].as_f64().unwrap_or(0.0),
+                s["resolution"].as_str().unwrap_or("–"),
+                r["first_audio_ms"][side].as_u64().unwrap_or(0),
+            );
+        }
+    }
+    assert_eq!(
+        runs.len(),
+        conditions(full).as_array().unwrap().len(),
+        "every condition ran"
+    );
+    if full || std::env::var("SUNWAI_WEAK_CUSTOM").is_ok() {
+        return; // the benchmark reports; docs/benchmarks.md holds its targets
+    }
+    // The suite's bound: loose enough for a busy 2-core CI machine, tight enough to catch
+    // the officer's stream flooding the citizen's downlink again (before the server told
+    // the officer's browser what the citizen's link carries, 48 % of the officer's speech
+    // was concealed at the citizen in this condition).
+    let concealed = |side: &str| runs[0][side]["concealed_pct"].as_f64().unwrap_or(100.0);
+    assert!(
+        concealed("citizen") <= MAX_CONCEALED_PCT && concealed("officer") <= MAX_CONCEALED_PCT,
+        "speech concealed over the weak link: {:.1} % at the citizen, {:.1} % at the officer (bound {MAX_CONCEALED_PCT} %)",
+        concealed("citizen"),
+        concealed("officer")
+    );
+}
+
+/// The most speech a side may lose to concealment over the suite's weak link, in percent.
+const MAX_CONCEALED_PCT: f64 = 8.0;
