@@ -44,8 +44,12 @@ use super::codec::VideoCodec;
 use super::{codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats};
 use crate::config::Cidr;
 
-/// Keyframe requests to one publisher's track are at most this frequent.
-const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+/// Keyframe requests to one publisher's track are at most this frequent (a call's start,
+/// a receiver connecting or switching video on again force one at once). Keyframes are
+/// several times the size of other frames: on a weak link, more of them is worse.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_secs(1);
+/// A publisher that still sends a codec some receiver lacks is asked again this often.
+const STEER_GAP: Duration = Duration::from_secs(3);
 /// A peer connection that has not connected this long after its answer is dropped.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// A leg with no connectivity check this long is "disconnected" (nothing is forwarded
@@ -1245,13 +1249,13 @@ impl Worker {
     }
 
     /// Asks a publisher that sends a codec some receiver lacks to renegotiate, at most
-    /// once per `KEYFRAME_REQUEST_GAP` × 10.
+    /// once per `STEER_GAP`.
     fn steer_if_due(&mut self, call: Uuid, from: usize, now: Instant) {
         let Some(p) = self.peers[from].as_mut() else {
             return;
         };
         if p.last_steer
-            .is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP * 10)
+            .is_some_and(|t| now.duration_since(t) < STEER_GAP)
         {
             return;
         }

@@ -9,7 +9,8 @@
 // - a citizen whose browser sends VP8 first and an officer that can only do H.264: the
 //   server asks the citizen's page to renegotiate, both sides decode H.264;
 // - a citizen with VP8 only and an officer with H.264 only: no video codec in common, the
-//   call goes on with audio both ways.
+//   call goes on with audio both ways;
+// - the officer switches to audio only and back: video stops both ways, speech goes on.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -137,6 +138,35 @@ describe('calls heal, and codecs are negotiated per call', () => {
       await expectText(o.page, '#remote-state', CONNECTED, 5000);
 
       await o.finish({ category: 'theft', station: 'kotwali', action: 'resumed after a reload' });
+      await c.ended();
+      await oneCall(reference);
+    } finally {
+      await c.close();
+      await o.close();
+    }
+  }));
+
+  test("the officer's audio-only switch stops video both ways while speech goes on", withPages('officer-audio-only', async () => {
+    const o = await officer('chromium', HOSTS.b, 'officer2');
+    const c = await citizen('chromium', HOSTS.a);
+    try {
+      const { reference } = await c.join('officer audio only');
+      await o.onDuty();
+      await o.offered();
+      await o.accept();
+      await c.inCall();
+      await decodes(c, 'the citizen, before');
+      await decodes(o, 'the officer, before');
+      await o.page.click('#audio-only');
+      await sleep(1500);
+      const before = await Promise.all([c.media(), o.media()]);
+      await sleep(2000);
+      const after = await Promise.all([c.media(), o.media()]);
+      assert.ok(after.every((m, i) => m.samples > before[i].samples), `speech goes on: ${JSON.stringify({ before, after })}`);
+      assert.ok(after.every((m, i) => m.frames - before[i].frames <= 2), `video stopped both ways: ${JSON.stringify({ before, after })}`);
+      await o.page.click('#audio-only');
+      await flowsAgain([c, o], after, 10000);
+      await o.finish({ category: 'theft', station: 'kotwali', action: 'audio only' });
       await c.ended();
       await oneCall(reference);
     } finally {

@@ -344,6 +344,9 @@ export class CallMedia {
 
   stop() {
     this.active = false;
+    // The next call starts with video again (the buttons are reset with it).
+    this.audioOnly = false;
+    this.ui.remote.hidden = false;
     this.#closePc();
     stopStream(this.stream);
     this.stream = null;

@@ -148,7 +148,7 @@ function callMedia() {
 function endCall(by) {
   if (!S.call) return;
   if (media) media.stop();
-  for (const id of ['#mute', '#camera']) $(id).setAttribute('aria-pressed', 'false');
+  for (const id of ['#mute', '#camera', '#audio-only']) $(id).setAttribute('aria-pressed', 'false');
   S.call = null;
   S.peerLost = false;
   if (by) announce(t('officer.call_ended'));
@@ -344,6 +344,8 @@ confirmPress($('#no-show'), 'officer.no_show', 'officer.no_show_confirm', async 
 });
 $('#mute').addEventListener('click', (e) => { const b = e.currentTarget; const on = b.getAttribute('aria-pressed') !== 'true'; b.setAttribute('aria-pressed', String(on)); if (media) media.setMuted(on); });
 $('#camera').addEventListener('click', (e) => { const b = e.currentTarget; const on = b.getAttribute('aria-pressed') !== 'true'; b.setAttribute('aria-pressed', String(on)); if (media) media.setCameraOff(on); });
+// Audio only, as the citizen has: video stops both ways (a weak connection at the office).
+$('#audio-only').addEventListener('click', (e) => { const b = e.currentTarget; const on = b.getAttribute('aria-pressed') !== 'true'; b.setAttribute('aria-pressed', String(on)); if (media) media.setAudioOnly(on); });
 $('#outcome-form').addEventListener('submit', saveOutcome);
 $('#outcome-close').addEventListener('click', () => { S.outcome = null; render(); });
 $('#today-refresh').addEventListener('click', loadToday);
