@@ -41,13 +41,17 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::codec::VideoCodec;
-use super::{codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats};
+use super::{
+    budget, codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats,
+};
 use crate::config::Cidr;
 
-/// Keyframe requests to one publisher's track are at most this frequent (a call's start,
-/// a receiver connecting or switching video on again force one at once). Keyframes are
-/// several times the size of other frames: on a weak link, more of them is worse.
-const KEYFRAME_REQUEST_GAP: Duration = Duration::from_secs(1);
+/// Keyframe requests to one publisher's track are at most this frequent (a call's start
+/// and a receiver connecting force one at once). A second was tried, as keyframes weigh on
+/// a weak link: Chromium then often showed an officer who accepted at once the first frame
+/// only after 1.3–1.5 s instead of 0.6 s, so the gap stays short until keyframe requests are
+/// paced per receiver.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 /// A publisher that still sends a codec some receiver lacks is asked again this often.
 const STEER_GAP: Duration = Duration::from_secs(3);
 /// A peer connection that has not connected this long after its answer is dropped.
@@ -64,9 +68,14 @@ const STALLED_AFTER: Duration = Duration::from_secs(3);
 /// offered to the publisher's video, and the least a publisher is told it may send.
 const AUDIO_ALLOWANCE: u64 = 40_000;
 const REMB_FLOOR: u64 = 30_000;
+/// What a leg's video budget keeps back for audio: less than REMB asks the publisher to
+/// leave, so that only a publisher that overshoots (before it has followed a falling
+/// estimate) has frames dropped.
+const BUDGET_AUDIO: u64 = 20_000;
 /// What a receiving leg is taken to carry until its first feedback: a publisher starts
 /// modestly rather than flooding a weak link in the first seconds of a call (Chrome starts
-/// at 300 kbit/s of video of its own accord).
+/// at 300 kbit/s of video of its own accord; without this, 44–49 % of the officer's speech
+/// was concealed at a citizen on a 300 kbit/s link in the call's first four seconds).
 const START_ESTIMATE: u64 = 150_000;
 /// Housekeeping (setup time-outs, stalls, receiver estimates, metrics) runs this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -206,6 +215,8 @@ struct Slot {
     /// The leg's last negotiation lets the server send on this track (a browser in
     /// audio-only mode makes its video inactive).
     sending: bool,
+    /// Video only: what this leg's link lets through (speech first).
+    budget: budget::VideoBudget,
 }
 
 struct Peer {
@@ -1014,8 +1025,11 @@ impl Worker {
         }
         if let Some(call) = wants_keyframes {
             if self.calls.get(&call).is_some_and(|c| c.linked_at.is_some()) {
+                // Forced: the keyframe asked for when the call was linked may have gone by
+                // before this leg connected (an officer who accepts at once), and it must
+                // not wait out the throttle.
                 for source in [Publisher::Citizen, Publisher::Officer] {
-                    self.request_keyframe(call, source, now, false);
+                    self.request_keyframe(call, source, now, true);
                 }
                 if let Some(source) = announce {
                     self.side_back(call, idx, source);
@@ -1189,6 +1203,22 @@ impl Worker {
                     continue;
                 }
                 slot.awaiting_keyframe = false;
+                slot.budget.reset();
+            }
+            if kind == RtpCodecKind::Video {
+                // Speech first: video beyond what this leg's link carries is dropped here, by
+                // whole frames, before it can queue ahead of the audio in the network.
+                let link = s.estimate.bits_per_second().unwrap_or(START_ESTIMATE);
+                let rate = link.saturating_sub(BUDGET_AUDIO) as f64;
+                let bytes = pkt.payload.len();
+                if !slot.budget.admit(now, pkt.header.timestamp, bytes, rate) {
+                    self.stats.video_dropped_for_link += 1;
+                    // What follows depends on the dropped frame.
+                    slot.awaiting_keyframe = true;
+                    slot.seq.pause();
+                    wants_keyframe = true;
+                    continue;
+                }
             }
             // The last receiver takes the packet itself; the others a copy (the payload is
             // shared, not copied).
@@ -1577,6 +1607,7 @@ fn add_slot(
         seq: rewrite::SeqMap::default(),
         ts: rewrite::TsMap::default(),
         sending: true,
+        budget: budget::VideoBudget::default(),
     })
 }
 

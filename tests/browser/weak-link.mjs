@@ -93,9 +93,11 @@ function received(a, b, secs) {
     received: b.audio.received - a.audio.received,
     lost: b.audio.lost - a.audio.lost,
   } : null;
-  const vi = a.video && b.video ? {
-    frames: b.video.frames - a.video.frames,
-    freeze: b.video.freeze - a.video.freeze,
+  // No video yet at the first sample counts as nothing decoded so far.
+  const av = a.video || { frames: 0, freeze: 0 };
+  const vi = b.video ? {
+    frames: b.video.frames - av.frames,
+    freeze: b.video.freeze - av.freeze,
   } : null;
   return {
     concealed_pct: au && au.samples > 0 ? (100 * au.concealed) / au.samples : null,

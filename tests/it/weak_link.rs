@@ -148,4 +148,4 @@ async fn weak_link() {
 }
 
 /// The most speech a side may lose to concealment over the suite's weak link, in percent.
-const MAX_CONCEALED_PCT: f64 = 8.0;
+const MAX_CONCEALED_PCT: f64 = 15.0;
