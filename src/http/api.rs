@@ -659,8 +659,6 @@ pub struct MediaOut {
     pub codec_renegotiations: u64,
     /// Receiver estimates (REMB) sent to publishers: what the other side's link carries.
     pub rembs_out: u64,
-    /// Video packets (whole frames) not sent to a leg whose link could not carry them.
-    pub video_dropped_for_link: u64,
     pub setup_timeouts: u64,
     pub renegotiations: u64,
     pub ice_restarts: u64,
@@ -709,7 +707,6 @@ pub async fn media_stats(
         rtp_codec_unshared: s.rtp_codec_unshared,
         codec_renegotiations: s.codec_renegotiations,
         rembs_out: s.rembs_out,
-        video_dropped_for_link: s.video_dropped_for_link,
         setup_timeouts: s.setup_timeouts,
         renegotiations: s.renegotiations,
         ice_restarts: s.ice_restarts,

@@ -8,7 +8,6 @@
 //! accepts and closes it when the call ends. Before `link`, a leg's media is received and
 //! dropped: a citizen near the front connects while still waiting ("instant connect").
 
-mod budget;
 pub mod client;
 pub mod codec;
 pub mod latency;
@@ -197,8 +196,6 @@ pub struct WorkerStats {
     pub codec_renegotiations: u64,
     /// Receiver estimates (REMB) sent to publishers.
     pub rembs_out: u64,
-    /// Video packets not sent to a leg whose link could not carry them (whole frames).
-    pub video_dropped_for_link: u64,
     pub sources_refused: u64,
     pub candidates_refused: u64,
     pub send_dropped: u64,
@@ -245,7 +242,6 @@ impl WorkerStats {
             rtp_codec_unshared,
             codec_renegotiations,
             rembs_out,
-            video_dropped_for_link,
             sources_refused,
             candidates_refused,
             send_dropped,

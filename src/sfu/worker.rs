@@ -41,9 +41,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::codec::VideoCodec;
-use super::{
-    budget, codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats,
-};
+use super::{codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats};
 use crate::config::Cidr;
 
 /// Keyframe requests to one publisher's track are at most this frequent (a call's start
@@ -68,10 +66,6 @@ const STALLED_AFTER: Duration = Duration::from_secs(3);
 /// offered to the publisher's video, and the least a publisher is told it may send.
 const AUDIO_ALLOWANCE: u64 = 40_000;
 const REMB_FLOOR: u64 = 30_000;
-/// What a leg's video budget keeps back for audio: less than REMB asks the publisher to
-/// leave, so that only a publisher that overshoots (before it has followed a falling
-/// estimate) has frames dropped.
-const BUDGET_AUDIO: u64 = 20_000;
 /// What a receiving leg is taken to carry until its first feedback: a publisher starts
 /// modestly rather than flooding a weak link in the first seconds of a call (Chrome starts
 /// at 300 kbit/s of video of its own accord; without this, 44–49 % of the officer's speech
@@ -215,8 +209,6 @@ struct Slot {
     /// The leg's last negotiation lets the server send on this track (a browser in
     /// audio-only mode makes its video inactive).
     sending: bool,
-    /// Video only: what this leg's link lets through (speech first).
-    budget: budget::VideoBudget,
 }
 
 struct Peer {
@@ -1203,22 +1195,6 @@ impl Worker {
                     continue;
                 }
                 slot.awaiting_keyframe = false;
-                slot.budget.reset();
-            }
-            if kind == RtpCodecKind::Video {
-                // Speech first: video beyond what this leg's link carries is dropped here, by
-                // whole frames, before it can queue ahead of the audio in the network.
-                let link = s.estimate.bits_per_second().unwrap_or(START_ESTIMATE);
-                let rate = link.saturating_sub(BUDGET_AUDIO) as f64;
-                let bytes = pkt.payload.len();
-                if !slot.budget.admit(now, pkt.header.timestamp, bytes, rate) {
-                    self.stats.video_dropped_for_link += 1;
-                    // What follows depends on the dropped frame.
-                    slot.awaiting_keyframe = true;
-                    slot.seq.pause();
-                    wants_keyframe = true;
-                    continue;
-                }
             }
             // The last receiver takes the packet itself; the others a copy (the payload is
             // shared, not copied).
@@ -1607,7 +1583,6 @@ fn add_slot(
         seq: rewrite::SeqMap::default(),
         ts: rewrite::TsMap::default(),
         sending: true,
-        budget: budget::VideoBudget::default(),
     })
 }
 
