@@ -744,6 +744,10 @@ pub struct OfficerView {
     pub entry: Option<Uuid>,
     /// When the officer entered `state`.
     pub since: String,
+    /// In a call whose media one side is reconnecting (their network dropped, they
+    /// reloaded): whose. Left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnecting: Option<Role>,
 }
 
 /// One waiting citizen in a desk snapshot, in queue order.

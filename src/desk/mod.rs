@@ -28,7 +28,7 @@ use crate::sfu::Sfu;
 
 pub use clock::Clock;
 pub use outbox::{
-    ConnId, DeskView, EntryInfo, Gate, GateKey, Inbox, Outbound, Outbox, OUTBOX_CAPACITY,
+    ConnId, DeskView, EntryInfo, Gate, GateKey, Inbox, MediaSide, Outbound, Outbox, OUTBOX_CAPACITY,
 };
 pub use records::{load_saved, room_class, spawn_record_writer, Fences, RecordJob};
 
@@ -88,6 +88,13 @@ enum Msg {
     },
     Watch {
         outbox: Outbox,
+    },
+    /// One side's media in `entry`'s call stopped reaching the server (`reconnecting`) or
+    /// reaches it again; reported by the other side's connection, which the SFU told.
+    MediaState {
+        entry: EntryId,
+        side: MediaSide,
+        reconnecting: bool,
     },
     Unwatch {
         conn: ConnId,
@@ -231,6 +238,16 @@ impl DeskHandle {
         self.send_later(Msg::OfficerGone { officer, conn });
     }
 
+    /// One side's media in `entry`'s call stopped reaching the server, or is back: shown
+    /// to the desk's watchers with the officer in that call.
+    pub fn media_state(&self, entry: EntryId, side: MediaSide, reconnecting: bool) {
+        self.send_later(Msg::MediaState {
+            entry,
+            side,
+            reconnecting,
+        });
+    }
+
     pub fn watch(&self, outbox: Outbox) {
         self.send_later(Msg::Watch { outbox });
     }
@@ -305,6 +322,9 @@ struct Actor {
     citizens: HashMap<EntryId, Outbox>,
     officers: HashMap<UserId, Outbox>,
     watchers: Vec<Outbox>,
+    /// Calls whose media one side is reconnecting, and whose (the other side's connection
+    /// reported it; see [`Msg::MediaState`]).
+    reconnecting: HashMap<EntryId, MediaSide>,
     records: mpsc::Sender<RecordJob>,
     /// The SFU: a call's legs forward to each other from its start to its end.
     media: Option<Sfu>,
@@ -357,6 +377,7 @@ pub fn spawn_desk(
         citizens: HashMap::new(),
         officers: HashMap::new(),
         watchers: Vec::new(),
+        reconnecting: HashMap::new(),
         records,
         media,
         status: status_tx,
@@ -530,6 +551,20 @@ impl Actor {
                 outbox.push(Outbound::Desk(self.view(now)));
                 self.watchers.push(outbox);
             }
+            Msg::MediaState {
+                entry,
+                side,
+                reconnecting,
+            } => {
+                let changed = if reconnecting {
+                    self.reconnecting.insert(entry, side) != Some(side)
+                } else {
+                    self.reconnecting.remove(&entry).is_some()
+                };
+                if changed {
+                    self.dirty = true;
+                }
+            }
             Msg::Unwatch { conn } => self.watchers.retain(|w| w.conn != conn),
             Msg::View { reply } => {
                 let _ = reply.send(self.view(now));
@@ -612,10 +647,14 @@ impl Actor {
                     .unwrap_or_default()
             })
             .collect();
+        // Only calls still going on: an ended call's report is forgotten.
+        self.reconnecting
+            .retain(|e, _| view.officers.iter().any(|o| o.entry == Some(*e)));
         Arc::new(DeskView {
             desk: self.id.clone(),
             view,
             references,
+            reconnecting: self.reconnecting.clone(),
         })
     }
 

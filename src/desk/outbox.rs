@@ -32,6 +32,15 @@ pub struct DeskView {
     pub view: RoomView,
     /// Reference numbers of `view.queue`, in the same order.
     pub references: Vec<String>,
+    /// Calls whose media one side is reconnecting, and whose.
+    pub reconnecting: std::collections::HashMap<EntryId, MediaSide>,
+}
+
+/// A side of a call's media.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaSide {
+    Citizen,
+    Officer,
 }
 
 #[derive(Clone, Debug)]

@@ -269,6 +269,13 @@ pub fn snapshot(v: &DeskView) -> wire::DeskSnapshot {
                 state: duty(o.state),
                 entry: o.entry.map(|e| e.0),
                 since: ts(o.since),
+                reconnecting: o
+                    .entry
+                    .and_then(|e| v.reconnecting.get(&e))
+                    .map(|side| match side {
+                        crate::desk::MediaSide::Citizen => wire::Role::Citizen,
+                        crate::desk::MediaSide::Officer => wire::Role::Officer,
+                    }),
             })
             .collect(),
         queue: r

@@ -408,6 +408,23 @@ impl Conn {
                     Publisher::Citizen => wire::Role::Citizen,
                     Publisher::Officer => wire::Role::Officer,
                 };
+                // The desk hears of it too (its watchers see it with the officer), from
+                // whichever side of the call this connection is.
+                if let LegEvent::PeerReconnecting(p) | LegEvent::PeerConnected(p) = event {
+                    let at = match (&self.citizen, &self.on_duty, self.officer_entry) {
+                        (Some(c), _, _) => Some((c.desk.clone(), c.entry)),
+                        (None, Some(desk), Some(entry)) => Some((desk.clone(), entry)),
+                        _ => None,
+                    };
+                    if let Some((desk, entry)) = at {
+                        let media_side = match p {
+                            Publisher::Citizen => crate::desk::MediaSide::Citizen,
+                            Publisher::Officer => crate::desk::MediaSide::Officer,
+                        };
+                        let reconnecting = matches!(event, LegEvent::PeerReconnecting(_));
+                        desk.media_state(entry, media_side, reconnecting);
+                    }
+                }
                 self.send(match event {
                     LegEvent::PeerReconnecting(p) => ServerMsg::PeerMedia {
                         side: side(p),

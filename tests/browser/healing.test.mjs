@@ -93,6 +93,8 @@ describe('calls heal, and codecs are negotiated per call', () => {
         // citizen's own connection notices it has lost the server.
         await expectText(o.page, '#remote-state', RECONNECTING, 8000);
         const officerTold = Date.now() - cut;
+        // The desk knows too: its watchers see it with the officer in that call.
+        await expectText(sup, '#b-officers', /citizen's connection is reconnecting|नागरिक का कनेक्शन दोबारा जुड़ रहा है/, 8000);
         await expectText(c.page, '#remote-state', RECONNECTING, 8000);
         console.log(`link down: the officer's page said "reconnecting" after ${officerTold} ms, the citizen's after ${Date.now() - cut} ms`);
         await sleep(Math.max(0, 8000 - (Date.now() - cut)));
@@ -104,6 +106,7 @@ describe('calls heal, and codecs are negotiated per call', () => {
       console.log(`link up: media decoded again both ways after ${took} ms`);
       await expectText(o.page, '#remote-state', CONNECTED, 5000);
       await expectText(c.page, '#remote-state', CONNECTED, 5000);
+      await expectText(sup, '#b-officers', /^(?!.*(reconnecting|दोबारा जुड़)).*$/s, 5000);
 
       await o.finish({ category: 'theft', station: 'kotwali', action: 'healed after a network drop' });
       await c.ended();

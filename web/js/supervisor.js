@@ -103,7 +103,9 @@ function renderBoard() {
     const inQueue = o.entry && s.queue.find((q) => q.entry === o.entry);
     return el('tr', {},
       el('td', { text: o.name }),
-      el('td', {}, el('span', { class: 'badge', dataset: { state: o.state }, text: t(`duty.${o.state}`) }), inQueue ? ` · ${inQueue.name}` : ''),
+      el('td', {}, el('span', { class: 'badge', dataset: { state: o.state }, text: t(`duty.${o.state}`) }), inQueue ? ` · ${inQueue.name}` : '',
+        // One side's media in the call has stopped reaching the server for now.
+        o.reconnecting ? el('span', { class: 'reconnecting', text: ` · ${t(`sup.reconnecting_${o.reconnecting}`)}` }) : ''),
       el('td', { text: `${fmtTime(o.since, tz())} (${fmtDuration(Math.max(0, (at - new Date(o.since).getTime()) / 1000))})` }),
       el('td', {}, o.state === 'in_call' && o.entry && o.entry !== (listening && listening.entry)
         ? el('button', { type: 'button', class: 'quiet listen', dataset: { entry: o.entry }, text: t('sup.listen'),

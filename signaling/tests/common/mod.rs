@@ -161,6 +161,7 @@ pub fn desk_snapshot() -> DeskSnapshot {
             state: DutyState::InCall,
             entry: Some(ENTRY),
             since: "2026-11-28T07:01:10Z".into(),
+            reconnecting: Some(Role::Citizen),
         }],
         queue: vec![
             QueueItem {
