@@ -143,8 +143,11 @@ pub fn offered_video_codecs(sdp: &str) -> Vec<(VideoCodec, u8)> {
                 };
                 let profile = param("profile-level-id").filter(|id| id.len() == 6);
                 let ok = param("packetization-mode") == Some("1")
-                    && profile.is_some_and(|id| id[..2].eq_ignore_ascii_case("42"));
-                if ok && profile.is_some_and(|id| id[..4].eq_ignore_ascii_case("42e0")) {
+                    && profile.is_some_and(|id| id.as_bytes()[..2].eq_ignore_ascii_case(b"42"));
+                // Bytes, not `str` slices: the offer is the caller's, and a multi-byte
+                // character would put a `str` slice inside it.
+                if ok && profile.is_some_and(|id| id.as_bytes()[..4].eq_ignore_ascii_case(b"42e0"))
+                {
                     constrained = constrained.or(pt.parse().ok());
                 }
                 ok
@@ -237,6 +240,10 @@ mod tests {
         assert!(offered_video_codecs(other).is_empty());
         // No video section.
         assert!(offered_video_codecs("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n").is_empty());
+        // A profile-level-id with a multi-byte character is refused, not a panic.
+        let odd = "m=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 H264/90000\r\n\
+                   a=fmtp:98 packetization-mode=1;profile-level-id=4é01f\r\n";
+        assert!(offered_video_codecs(odd).is_empty());
         assert!(offers_opus(chromium));
         assert!(!offers_opus(other));
     }
