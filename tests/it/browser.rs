@@ -5,7 +5,6 @@
 //! its own network namespace (`netlab`). `scripts/test` installs the browsers and the node
 //! modules first; this test fails rather than skips when they are missing.
 
-use std::path::Path;
 use std::process::Command;
 
 use crate::helpers::*;
@@ -17,16 +16,7 @@ const BROWSER_HOSTS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_end_to_end() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core").is_dir(),
-        "the browser tests' node modules are missing: run scripts/test (or npm ci --prefix tests/browser)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: run scripts/test, which installs it"
-    );
+    let (root, chromium) = browser_tools();
 
     let _browsers = BROWSERS.lock().await;
     // Screenshots of a failed run are written afresh each time.

@@ -20,6 +20,22 @@ use crate::netlab::Lab;
 /// 1 s of the accept; the load test saw 0.4 % loss and 0.7 s delays beside the browsers).
 pub static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// What every test that drives real browsers needs: the repository root (where node runs
+/// `tests/browser/`) and Chromium's path. Fails, never skips, when either is missing.
+pub fn browser_tools() -> (&'static std::path::Path, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core").is_dir(),
+        "the browser tests' node modules are missing: run scripts/test (or npm ci --prefix tests/browser)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: run scripts/test, which installs it"
+    );
+    (root, chromium)
+}
+
 pub const DESK: &str = "ssp-prayagraj";
 pub const PASSWORD: &str = "correct horse battery";
 pub const WAIT: Duration = Duration::from_secs(10);

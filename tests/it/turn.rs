@@ -257,16 +257,7 @@ fn udp_dropped(host: &Host) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_whose_network_blocks_udp_is_heard_through_turn_over_tcp_and_tls() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core").is_dir(),
-        "the browser tests' node modules are missing: run scripts/test (or npm ci --prefix tests/browser)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: run scripts/test"
-    );
+    let (root, chromium) = browser_tools();
 
     let _browsers = BROWSERS.lock().await;
     // Host 0: the citizen, whose network drops all UDP; host 1: the officer, whose does not.

@@ -11,7 +11,6 @@
 //! SUNWAI_WEAK_BENCH=full cargo test --release --test it weak_link -- --nocapture
 //! ```
 
-use std::path::Path;
 use std::process::Command;
 
 use crate::helpers::*;
@@ -66,16 +65,7 @@ fn pct(v: &serde_json::Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weak_link() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core").is_dir(),
-        "the browser tests' node modules are missing: run scripts/test (or npm ci --prefix tests/browser)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: run scripts/test"
-    );
+    let (root, chromium) = browser_tools();
     let full = std::env::var("SUNWAI_WEAK_BENCH").is_ok_and(|v| v == "full");
 
     let _browsers = BROWSERS.lock().await;
