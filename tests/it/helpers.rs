@@ -15,7 +15,8 @@ use tokio::sync::oneshot;
 use crate::netlab::Lab;
 
 /// Held by every test that runs real browsers (`browser`, `turn`, `weak_link`), and by the
-/// load test that checks zero loss, so that they take turns: two of them side by side on a
+/// media tests that count packets exactly (the load test's zero loss, the first media
+/// test's counts), so that they take turns: two of them side by side on a
 /// 2-core machine slow each other down enough to miss what they check (first frames within
 /// 1 s of the accept; the load test saw 0.4 % loss and 0.7 s delays beside the browsers).
 pub static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
