@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod codec;
+mod forwarder;
 pub mod latency;
 mod rewrite;
 mod wire;
