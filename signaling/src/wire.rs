@@ -481,6 +481,15 @@ pub enum ServerMsg {
     /// Make a new offer on the same peer connection: the server's answer will put first
     /// the video codec the other side can decode.
     Renegotiate {},
+    /// `side`'s video stopped (`paused`) or flows again (`flowing`) because `link`'s
+    /// connection (`citizen` or `officer`: the sender's uplink or the receiver's downlink)
+    /// is too weak for video, or has recovered. Speech goes on either way. Sent to both
+    /// sides of the call; the page of `side` stops encoding video while it is paused.
+    Video {
+        side: Role,
+        state: VideoState,
+        link: Role,
+    },
 
     /// Answer to `ping`.
     Pong {
@@ -515,6 +524,7 @@ impl ServerMsg {
         "end_of_candidates",
         "peer_media",
         "renegotiate",
+        "video",
         "pong",
     ];
 
@@ -557,6 +567,7 @@ impl ServerMsg {
             EndOfCandidates {} => "end_of_candidates",
             PeerMedia { .. } => "peer_media",
             Renegotiate {} => "renegotiate",
+            Video { .. } => "video",
             Pong { .. } => "pong",
         }
     }
@@ -600,6 +611,17 @@ pub struct Welcome {
 pub enum PeerMediaState {
     Reconnecting,
     Connected,
+    /// A state this client does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+/// Whether one side's video is forwarded (see [`ServerMsg::Video`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoState {
+    Paused,
+    Flowing,
     /// A state this client does not know (sent by a newer server).
     #[serde(other)]
     Unknown,

@@ -659,6 +659,11 @@ pub struct MediaOut {
     pub codec_renegotiations: u64,
     /// Receiver estimates (REMB) sent to publishers: what the other side's link carries.
     pub rembs_out: u64,
+    /// Times a direction's video paused for a weak link and resumed, and the video
+    /// packets not forwarded meanwhile.
+    pub video_pauses: u64,
+    pub video_resumes: u64,
+    pub video_paused_dropped: u64,
     pub setup_timeouts: u64,
     pub renegotiations: u64,
     pub ice_restarts: u64,
@@ -707,6 +712,9 @@ pub async fn media_stats(
         rtp_codec_unshared: s.rtp_codec_unshared,
         codec_renegotiations: s.codec_renegotiations,
         rembs_out: s.rembs_out,
+        video_pauses: s.video_pauses,
+        video_resumes: s.video_resumes,
+        video_paused_dropped: s.video_paused_dropped,
         setup_timeouts: s.setup_timeouts,
         renegotiations: s.renegotiations,
         ice_restarts: s.ice_restarts,

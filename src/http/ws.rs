@@ -435,6 +435,19 @@ impl Conn {
                         state: wire::PeerMediaState::Connected,
                     },
                     LegEvent::Renegotiate => ServerMsg::Renegotiate {},
+                    LegEvent::Video {
+                        source,
+                        paused,
+                        link,
+                    } => ServerMsg::Video {
+                        side: side(source),
+                        state: if paused {
+                            wire::VideoState::Paused
+                        } else {
+                            wire::VideoState::Flowing
+                        },
+                        link: side(link),
+                    },
                 });
             }
             // Taken by `Inbox::recv`, never handed out.

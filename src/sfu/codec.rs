@@ -9,7 +9,7 @@
 //! Payload types may differ per leg; the worker maps them.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,6 +26,8 @@ use rtc::peer_connection::configuration::media_engine::{
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
@@ -213,14 +215,25 @@ const ESTIMATE_INITIAL: f64 = 300_000.0;
 const ESTIMATE_MIN: f64 = 30_000.0;
 const ESTIMATE_MAX: f64 = 5_000_000.0;
 
-/// The latest send-side bandwidth estimate of one peer connection (what the path from
-/// here to the remote end carries), in bit/s; 0 until the first feedback.
+/// What one peer connection's remote end says about the path from here to it: the latest
+/// send-side bandwidth estimate (bit/s; 0 until the first feedback), and the audio lost on
+/// it in the remote's latest receiver report (the report's fraction lost plus one; 0 until
+/// the first report).
 #[derive(Clone, Default)]
-pub struct Estimate(Arc<AtomicU64>);
+pub struct Estimate(Arc<AtomicU64>, Arc<AtomicU32>);
 
 impl Estimate {
     pub fn bits_per_second(&self) -> Option<u64> {
         Some(self.0.load(Ordering::Relaxed)).filter(|&b| b > 0)
+    }
+
+    /// The fraction (0.0–1.0) of the audio sent here that the remote's latest receiver
+    /// report says was lost.
+    pub fn audio_loss(&self) -> Option<f64> {
+        match self.1.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(f64::from(n - 1) / 256.0),
+        }
     }
 }
 
@@ -270,12 +283,41 @@ const SLOT_DELIVER_KEYFRAME: usize = 14_000;
 /// that no interceptor marked for the application, keyframe requests included. This one
 /// marks compound packets that carry a PLI or FIR, so that they come out of `poll_read`,
 /// and keeps the congestion controller's latest estimate, which travels on the feedback
-/// packet that changed it.
+/// packet that changed it, and the audio loss the remote reports.
 #[derive(Default)]
 pub struct DeliverKeyframeRequests {
     reads: VecDeque<TaggedPacket>,
     writes: VecDeque<TaggedPacket>,
     estimate: Estimate,
+    /// The SSRCs of the audio this connection sends.
+    audio_ssrcs: Vec<u32>,
+}
+
+impl DeliverKeyframeRequests {
+    /// Keeps the highest fraction lost that a receiver report gives for audio sent here.
+    fn note_reports(&self, pkts: &[Box<dyn rtc::rtcp::Packet>]) {
+        let lost = pkts
+            .iter()
+            .flat_map(|p| {
+                let any = p.as_any();
+                let reports = if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                    rr.reports.as_slice()
+                } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
+                    sr.reports.as_slice()
+                } else {
+                    &[]
+                };
+                reports.iter()
+            })
+            .filter(|r| self.audio_ssrcs.contains(&r.ssrc))
+            .map(|r| r.fraction_lost)
+            .max();
+        if let Some(lost) = lost {
+            self.estimate
+                .1
+                .store(u32::from(lost) + 1, Ordering::Relaxed);
+        }
+    }
 }
 
 pub fn is_keyframe_request(p: &dyn rtc::rtcp::Packet) -> bool {
@@ -301,6 +343,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for DeliverKeyframeRequests {
                 .store(bits_per_second.max(1.0) as u64, Ordering::Relaxed);
         }
         if let Packet::Rtcp(pkts) = &msg.message.packet {
+            if !self.audio_ssrcs.is_empty() {
+                self.note_reports(pkts);
+            }
             if pkts.iter().any(|p| is_keyframe_request(p.as_ref())) {
                 msg.message.add(Attribute::DeliverToApplication);
             }
@@ -327,8 +372,18 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for DeliverKeyframeRequests {
 }
 
 impl Interceptor for DeliverKeyframeRequests {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_local_stream(&mut self, info: &StreamInfo) {
+        let audio = info
+            .mime_type
+            .get(..6)
+            .is_some_and(|m| m.eq_ignore_ascii_case("audio/"));
+        if audio && !self.audio_ssrcs.contains(&info.ssrc) {
+            self.audio_ssrcs.push(info.ssrc);
+        }
+    }
+    fn unbind_local_stream(&mut self, info: &StreamInfo) {
+        self.audio_ssrcs.retain(|s| *s != info.ssrc);
+    }
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }

@@ -92,6 +92,14 @@ pub enum LegEvent {
     /// decode a video codec this leg sends but does not send first, and the server's next
     /// answer will put it first.
     Renegotiate,
+    /// `source`'s video stopped (`paused`) or starts again because `link` (whose
+    /// connection: the publisher's own uplink, or the receiver's downlink) is too weak for
+    /// it or has recovered. Told to both sides; the publisher stops or resumes encoding.
+    Video {
+        source: Publisher,
+        paused: bool,
+        link: Publisher,
+    },
 }
 
 /// Where a leg's events go: called on the media worker's thread, so it must not block
@@ -197,6 +205,11 @@ pub struct WorkerStats {
     pub codec_renegotiations: u64,
     /// Receiver estimates (REMB) sent to publishers.
     pub rembs_out: u64,
+    /// Times a direction's video paused for a weak link, and resumed.
+    pub video_pauses: u64,
+    pub video_resumes: u64,
+    /// Video packets not forwarded while their direction was paused.
+    pub video_paused_dropped: u64,
     pub sources_refused: u64,
     pub candidates_refused: u64,
     pub send_dropped: u64,
@@ -243,6 +256,9 @@ impl WorkerStats {
             rtp_codec_unshared,
             codec_renegotiations,
             rembs_out,
+            video_pauses,
+            video_resumes,
+            video_paused_dropped,
             sources_refused,
             candidates_refused,
             send_dropped,

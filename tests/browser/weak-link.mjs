@@ -149,8 +149,14 @@ for (const cond of CONDITIONS) {
         }
         const now = await Promise.all([sample(c.page), sample(o.page)]);
         const secs = (now[0].t - prev[0].t) / 1000;
+        // What each page says about video paused for a weak link.
+        const notice = {
+          citizen: await c.page.locator('#video-notice').isVisible(),
+          officer: await o.page.locator('#video-notice').isVisible(),
+        };
         series.push({
           at: Math.round(at),
+          notice,
           citizen: received(prev[0], now[0], secs),
           officer: received(prev[1], now[1], secs),
           officer_sends_kbps: now[1].sent && prev[1].sent ? ((now[1].sent.bytes - prev[1].sent.bytes) * 8) / 1000 / secs : null,
@@ -161,8 +167,17 @@ for (const cond of CONDITIONS) {
       }
       const total = (first[0].t && prev[0].t) ? (prev[0].t - first[0].t) / 1000 : cond.secs;
       const link = await shaper.cmd({ cmd: 'stats' });
+      // Spans (seconds into the measurement) during which either page said video was paused.
+      const paused = [];
+      for (const p of series) {
+        const on = p.notice.citizen || p.notice.officer;
+        const last = paused[paused.length - 1];
+        if (on && (!last || last.to != null)) paused.push({ from: p.at, to: null });
+        if (!on && last && last.to == null) last.to = p.at;
+      }
       results.push({
         name: cond.name,
+        video_paused: paused,
         first_audio_ms: firstAudio,
         citizen: received(first[0], prev[0], total),
         officer: received(first[1], prev[1], total),

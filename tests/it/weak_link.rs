@@ -98,14 +98,23 @@ async fn weak_link() {
     let runs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     println!("weak-link results (JSON): {text}");
     println!(
-        "| condition | side | speech concealed | audio lost | video fps | frozen | resolution | first audio |"
+        "| condition | side | speech concealed | audio lost | video fps | frozen | resolution | first audio | video paused (s) |"
     );
-    println!("|---|---|---:|---:|---:|---:|---|---:|");
+    println!("|---|---|---:|---:|---:|---:|---|---:|---|");
     for r in &runs {
         for side in ["citizen", "officer"] {
             let s = &r[side];
+            let paused: Vec<String> = r["video_paused"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| match p["to"].as_u64() {
+                    Some(to) => format!("{}–{to}", p["from"]),
+                    None => format!("{}–end", p["from"]),
+                })
+                .collect();
             println!(
-                "| {} | {side} | {} | {} | {:.1} | {:.1} s | {} | {} ms |",
+                "| {} | {side} | {} | {} | {:.1} | {:.1} s | {} | {} ms | {} |",
                 r["name"].as_str().unwrap_or(""),
                 pct(&s["concealed_pct"]),
                 pct(&s["audio_lost_pct"]),
@@ -113,6 +122,11 @@ async fn weak_link() {
                 s["frozen_secs"].as_f64().unwrap_or(0.0),
                 s["resolution"].as_str().unwrap_or("–"),
                 r["first_audio_ms"][side].as_u64().unwrap_or(0),
+                if paused.is_empty() {
+                    "–".to_owned()
+                } else {
+                    paused.join(", ")
+                },
             );
         }
     }

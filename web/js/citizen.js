@@ -357,6 +357,12 @@ function callMedia() {
       remote: $('#remote'),
       onQuality: (level) => { S.quality = level; renderQuality(); },
       onRemote: (state) => { if (S.call) { S.call.remote = state; render(); } },
+      role: 'citizen',
+      onVideoNotice: (key) => {
+        const el = $('#video-notice');
+        el.hidden = !key;
+        el.textContent = key ? t(key) : '';
+      },
     });
   }
   return media;

@@ -16,7 +16,10 @@
 // the page says "reconnecting…" until media flows again; the server keeps the call. An
 // answer that rejects video (no codec in common: port 0) makes the call audio only, and the
 // page says so. `renegotiate` from the server asks for a new offer on the same connection
-// (the answer then changes the video codec this side sends). MonitorMedia is the supervisor's receive-only view of a call. The
+// (the answer then changes the video codec this side sends). `video {side, state, link}`
+// says the server paused (or resumed) one side's video because `link`'s connection is too
+// weak for it: the page says whose connection is weak, and when its own video is paused
+// it stops encoding (the encoding is made inactive) until `flowing`. MonitorMedia is the supervisor's receive-only view of a call. The
 // quality indicator uses getStats() when media flows, and the signaling round-trip time
 // before that.
 // ====================================================================================
@@ -77,11 +80,15 @@ export class CallMedia {
   /**
    * @param {import('./signal.js').Signal} signal
    * @param {{local: HTMLVideoElement, remote: HTMLVideoElement, onQuality: (level: string) => void,
-   *          onRemote: (state: 'waiting' | 'connected' | 'unavailable' | 'reconnecting' | 'audio_only') => void}} ui
+   *          onRemote: (state: 'waiting' | 'connected' | 'unavailable' | 'reconnecting' | 'audio_only' | 'weak_self' | 'weak_other') => void,
+   *          onVideoNotice?: (key: string | null) => void, role: 'citizen' | 'officer'}} ui
    */
   constructor(signal, ui) {
     this.signal = signal;
     this.ui = ui;
+    this.role = ui.role;
+    // Whose video the server has paused for a weak link: side → whose link.
+    this.videoPauses = new Map();
     this.stream = null;
     this.pc = null;
     this.makingOffer = false;
@@ -104,6 +111,7 @@ export class CallMedia {
     on('end_of_candidates', () => this.#onIce(null));
     on('peer_media', (m) => { this.peerReconnecting = m.state === 'reconnecting'; this.#showRemote(); });
     on('renegotiate', () => { if (this.pc && this.iceOpen) this.#offerAgain(this.pc); });
+    on('video', (m) => this.#onVideo(m));
     on('rtt', (ms) => { if (!this.pc) this.ui.onQuality(qualityFromRtt(ms)); });
     on('status', (s) => { if (s !== 'online') this.ui.onQuality('lost'); });
   }
@@ -130,6 +138,7 @@ export class CallMedia {
       return;
     }
     this.peerReconnecting = false;
+    this.videoPauses.clear();
     this.#setRemote('waiting');
     if (!this.stream) {
       try {
@@ -231,12 +240,40 @@ export class CallMedia {
 
   #setRemote(state) { this.remoteBase = state; this.#showRemote(); }
 
+  /** The server paused or resumed one side's video for a weak link. */
+  #onVideo(m) {
+    if (m.state === 'paused') this.videoPauses.set(m.side, m.link);
+    else if (m.state === 'flowing') this.videoPauses.delete(m.side);
+    else return;
+    if (m.side === this.role) this.#setVideoSending(m.state !== 'paused');
+    this.#showRemote();
+  }
+
+  /** Stops or resumes encoding this side's video (nobody would receive it). */
+  #setVideoSending(on) {
+    if (!this.pc) return;
+    for (const sender of this.pc.getSenders()) {
+      if (!sender.track || sender.track.kind !== 'video') continue;
+      const params = sender.getParameters();
+      if (!params.encodings || !params.encodings.length) continue;
+      for (const e of params.encodings) e.active = on;
+      sender.setParameters(params).catch((e) => console.warn('video sending', e));
+    }
+  }
+
   #showRemote() {
     let state = this.remoteBase;
     if (state !== 'unavailable' && (this.selfReconnecting || this.peerReconnecting)) state = 'reconnecting';
+    else if (state !== 'unavailable' && this.videoPauses.has(this.role === 'citizen' ? 'officer' : 'citizen')) {
+      state = this.videoPauses.get(this.role === 'citizen' ? 'officer' : 'citizen') === this.role ? 'weak_self' : 'weak_other';
+    }
     else if (state === 'connected' && this.videoRejected) state = 'audio_only';
     else if (state === 'waiting' && this.videoRejected) state = 'audio_only';
     this.ui.onRemote(state);
+    // Whichever way video is paused, the page says whose connection is weak.
+    const links = [...this.videoPauses.values()];
+    const notice = !links.length ? null : links.includes(this.role) ? 'call.video_weak_self' : 'call.video_weak_other';
+    if (this.ui.onVideoNotice) this.ui.onVideoNotice(notice);
   }
 
   /** Where the other side's media appears. */
@@ -344,6 +381,8 @@ export class CallMedia {
 
   stop() {
     this.active = false;
+    this.videoPauses.clear();
+    if (this.ui.onVideoNotice) this.ui.onVideoNotice(null);
     // The next call starts with video again (the buttons are reset with it).
     this.audioOnly = false;
     this.ui.remote.hidden = false;

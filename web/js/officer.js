@@ -140,6 +140,12 @@ function callMedia() {
       local: $('#self'), remote: $('#remote'),
       onQuality: (level) => { S.quality = level; renderCall(); },
       onRemote: (state) => { if (S.call) { S.call.remote = state; renderCall(); } },
+      role: 'officer',
+      onVideoNotice: (key) => {
+        const el = $('#video-notice');
+        el.hidden = !key;
+        el.textContent = key ? t(key) : '';
+      },
     });
   }
   return media;

@@ -306,6 +306,11 @@ pub fn server_examples() -> Vec<ServerMsg> {
             state: PeerMediaState::Reconnecting,
         },
         ServerMsg::Renegotiate {},
+        ServerMsg::Video {
+            side: Role::Officer,
+            state: VideoState::Paused,
+            link: Role::Citizen,
+        },
         ServerMsg::Pong { re: 20 },
     ]
 }

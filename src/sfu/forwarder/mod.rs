@@ -48,6 +48,7 @@ use uuid::Uuid;
 use super::codec::VideoCodec;
 use super::{codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats};
 use crate::config::Cidr;
+use gate::{Change, LinkSample, VideoGate};
 
 /// Keyframe requests to one publisher's track are at most this frequent (a call's start
 /// and a receiver connecting force one at once). A second was tried, as keyframes weigh on
@@ -90,6 +91,8 @@ enum Refusal {
 
 struct InTrack {
     kind: RtpCodecKind,
+    /// Audio only: what arrived of what was sent since the last sweep.
+    loss: LossMeter,
     /// The video codec of the last payload type seen, and that payload type.
     codec: Option<(u8, Option<VideoCodec>)>,
     /// Negotiated extension id → index into `codec::FORWARDED_EXTENSIONS` on this leg.
@@ -125,6 +128,44 @@ struct Slot {
     /// The leg's last negotiation lets the server send on this track (a browser in
     /// audio-only mode makes its video inactive).
     sending: bool,
+    /// Video only: whether this leg's downlink carries this publisher's video.
+    gate: VideoGate,
+}
+
+/// Counts an inbound stream's packets against its sequence numbers, between samples.
+#[derive(Default)]
+struct LossMeter {
+    /// The highest sequence number seen (extended), and where the current sample began.
+    highest: Option<u64>,
+    base: u64,
+    received: u64,
+}
+
+impl LossMeter {
+    fn packet(&mut self, seq: u16) {
+        match self.highest {
+            None => {
+                self.highest = Some(u64::from(seq));
+                self.base = u64::from(seq).saturating_sub(1);
+            }
+            Some(h) => {
+                let ahead = seq.wrapping_sub(h as u16) as i16;
+                if ahead > 0 {
+                    self.highest = Some(h + ahead as u64);
+                }
+            }
+        }
+        self.received += 1;
+    }
+
+    /// The fraction lost since the last sample (`None` when nothing was expected).
+    fn sample(&mut self) -> Option<f64> {
+        let h = self.highest?;
+        let expected = h.saturating_sub(self.base);
+        let received = std::mem::take(&mut self.received);
+        self.base = h;
+        (expected > 0).then(|| 1.0 - (received.min(expected) as f64 / expected as f64))
+    }
 }
 
 struct Peer {
@@ -147,8 +188,10 @@ struct Peer {
     /// When this leg was last asked to renegotiate for a codec.
     last_steer: Option<Instant>,
     /// What the path from the server to this leg's browser carries (send-side estimate
-    /// from the browser's transport-wide feedback).
+    /// from the browser's transport-wide feedback, audio loss from its reports).
     estimate: codec::Estimate,
+    /// A publisher: whether its uplink carries its video.
+    uplink: VideoGate,
     ufrag: String,
     addrs: Vec<SocketAddr>,
     connected: bool,
@@ -505,6 +548,7 @@ impl Forwarder {
             stalled: false,
             last_steer: None,
             estimate,
+            uplink: VideoGate::default(),
             ufrag: ufrag.clone(),
             addrs: Vec::new(),
             connected: false,
@@ -771,6 +815,7 @@ impl Forwarder {
             for (call, idx, source) in stalled {
                 self.side_lost(call, idx, source);
             }
+            self.adapt_video(now);
             self.send_receiver_estimates(now);
         }
     }
@@ -895,6 +940,7 @@ impl Forwarder {
                         init.track_id.clone(),
                         InTrack {
                             kind,
+                            loss: LossMeter::default(),
                             codec: None,
                             ext_in,
                             receiver_id: init.receiver_id,
@@ -976,6 +1022,10 @@ impl Forwarder {
             self.stats.rtp_unknown_track += 1;
             return;
         };
+        if t.kind == RtpCodecKind::Audio {
+            t.loss.packet(pkt.header.sequence_number);
+        }
+        let uplink_paused = p.uplink.paused();
         let call = p.call;
         if self.calls.get(&call).is_none_or(|c| c.linked_at.is_none()) {
             // Instant connect: connected before the call, nothing to forward to yet.
@@ -1009,6 +1059,11 @@ impl Forwarder {
             // Retransmissions (RTX) and anything else end at this hop.
             return;
         }
+        if kind == RtpCodecKind::Video && uplink_paused {
+            // The publisher's own link is too weak for video (its page stops encoding).
+            self.stats.video_paused_dropped += 1;
+            return;
+        }
         // End-to-end extensions only, kept in a fixed array: no allocation per packet.
         let kept = rewrite::strip_extensions(&mut pkt, &t.ext_in);
         let keyframe_start = video_codec.is_some_and(|c| c.keyframe_start(&pkt.payload));
@@ -1040,6 +1095,11 @@ impl Forwarder {
                 continue;
             };
             if !slot.sending {
+                continue;
+            }
+            if slot.gate.paused() {
+                // This receiver's link is too weak for video.
+                self.stats.video_paused_dropped += 1;
                 continue;
             }
             let Some(mut sender) = s.pc.rtp_sender(slot.sender_id) else {
@@ -1161,6 +1221,139 @@ impl Forwarder {
         self.steer_publishers(call);
     }
 
+    /// Video gives way to speech on a weak link (see [`gate`]): once a second, each
+    /// publisher's uplink is judged by the audio lost on its way here, and each receiver's
+    /// downlink by its estimate and the audio loss it reports. A paused direction forwards
+    /// no video; both pages are told (the publisher's stops encoding for nobody) and told
+    /// again when it resumes, from a keyframe. A monitor's downlink pauses only its own
+    /// video and tells nobody.
+    fn adapt_video(&mut self, now: Instant) {
+        let mut changes: Vec<(Uuid, Publisher, Change, Publisher)> = Vec::new();
+        for c in self.calls.values() {
+            if c.linked_at.is_none() {
+                continue;
+            }
+            // Uplinks first: what a receiver reports lost includes what never reached the
+            // server, which is not its downlink's doing.
+            let mut uplink_loss = [0.0f64; 2];
+            for &idx in &c.members {
+                let Some(p) = self.peers[idx].as_mut() else {
+                    continue;
+                };
+                let Some(source) = p.leg.publisher() else {
+                    continue;
+                };
+                let loss = p
+                    .inbound
+                    .values_mut()
+                    .filter(|t| t.kind == RtpCodecKind::Audio)
+                    .filter_map(|t| t.loss.sample())
+                    .reduce(f64::max);
+                uplink_loss[side_index(source)] = loss.unwrap_or(0.0);
+                if !p.connected {
+                    continue;
+                }
+                let sample = LinkSample {
+                    audio_loss: loss,
+                    estimate: None,
+                };
+                if let Some(ch) = p.uplink.observe(now, sample) {
+                    changes.push((p.call, source, ch, source));
+                }
+            }
+            for &idx in &c.members {
+                let Some(p) = self.peers[idx].as_mut() else {
+                    continue;
+                };
+                if !p.connected {
+                    continue;
+                }
+                // The report is the worst of the audio streams this leg receives (a monitor
+                // gets two): take away the worst loss they had before the server.
+                let upstream = p
+                    .slots
+                    .iter()
+                    .filter(|s| s.kind == RtpCodecKind::Audio)
+                    .map(|s| uplink_loss[side_index(s.source)])
+                    .fold(0.0, f64::max);
+                let sample = LinkSample {
+                    audio_loss: p.estimate.audio_loss().map(|l| (l - upstream).max(0.0)),
+                    estimate: p.estimate.bits_per_second(),
+                };
+                let receiver = p.leg.publisher();
+                for slot in p.slots.iter_mut() {
+                    if slot.kind != RtpCodecKind::Video || !slot.sending {
+                        continue;
+                    }
+                    let Some(ch) = slot.gate.observe(now, sample) else {
+                        continue;
+                    };
+                    if ch == Change::Resume {
+                        slot.seq.pause();
+                        slot.awaiting_keyframe = true;
+                    }
+                    if let Some(receiver) = receiver {
+                        changes.push((p.call, slot.source, ch, receiver));
+                    }
+                }
+            }
+        }
+        for (call, source, change, link) in changes {
+            let paused = change == Change::Pause;
+            if paused {
+                self.stats.video_pauses += 1;
+            } else {
+                self.stats.video_resumes += 1;
+                if link == source {
+                    // The publisher's own link: every receiver starts again at a keyframe.
+                    self.restart_video_of(call, source);
+                }
+                self.request_keyframe(call, source, now, true);
+            }
+            tracing::info!(%call, video = source.name(), weak_link = link.name(), paused, "media: video gives way to speech");
+            let event = LegEvent::Video {
+                source,
+                paused,
+                link,
+            };
+            let Some(c) = self.calls.get(&call) else {
+                continue;
+            };
+            for &idx in &c.members {
+                let Some(p) = self.peers[idx].as_ref() else {
+                    continue;
+                };
+                // A publisher's own link: everyone in the call. A receiver's: that receiver
+                // and the publisher.
+                let concerned = link == source
+                    || p.leg
+                        .publisher()
+                        .is_some_and(|me| me == source || me == link);
+                if let (true, Some(ev)) = (concerned, p.events.as_ref()) {
+                    ev(event);
+                }
+            }
+        }
+    }
+
+    /// Every leg receiving `source`'s video starts it again at a keyframe.
+    fn restart_video_of(&mut self, call: Uuid, source: Publisher) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        for &idx in &c.members {
+            let Some(p) = self.peers[idx].as_mut() else {
+                continue;
+            };
+            for slot in p.slots.iter_mut() {
+                if slot.source == source && slot.kind == RtpCodecKind::Video {
+                    slot.seq.pause();
+                    slot.awaiting_keyframe = true;
+                }
+            }
+        }
+    }
+
     /// Tells each publisher in a live call what the other side's link carries: REMB with
     /// the lowest send-side estimate among the legs that receive its video (monitors do
     /// not count: listening in never lowers what the two sides get), less what audio
@@ -1183,7 +1376,10 @@ impl Forwarder {
                     .filter(|r| r.connected && r.leg.publisher().is_some())
                     .filter(|r| {
                         r.slots.iter().any(|s| {
-                            s.source == source && s.kind == RtpCodecKind::Video && s.sending
+                            s.source == source
+                                && s.kind == RtpCodecKind::Video
+                                && s.sending
+                                && !s.gate.paused()
                         })
                     })
                     .map(|r| r.estimate.bits_per_second().unwrap_or(START_ESTIMATE))
@@ -1382,6 +1578,7 @@ fn add_slot(
         seq: rewrite::SeqMap::default(),
         ts: rewrite::TsMap::default(),
         sending: true,
+        gate: VideoGate::default(),
     })
 }
 
@@ -1469,6 +1666,7 @@ fn refresh_sending(pc: &mut RTCPeerConnection, slots: &mut [Slot]) -> Vec<Publis
             .is_some_and(|t| t.direction().has_send());
         if sending && !slot.sending {
             slot.seq.pause();
+            slot.gate.reset();
             if slot.kind == RtpCodecKind::Video {
                 slot.awaiting_keyframe = true;
                 resumed.push(slot.source);
@@ -1487,5 +1685,6 @@ fn internal(e: impl std::fmt::Display) -> MediaError {
     MediaError::Internal(e.to_string())
 }
 
+mod gate;
 #[cfg(test)]
 mod tests;

@@ -79,6 +79,10 @@ struct Seen {
     plis: u64,
     /// The streams received (their SSRCs on this leg).
     ssrcs: Vec<u32>,
+    /// When video last arrived, and for each run of video after a second without any,
+    /// whether it began at a keyframe.
+    last_video: Option<Instant>,
+    video_runs: Vec<bool>,
 }
 
 struct TestPeer {
@@ -95,6 +99,10 @@ struct TestPeer {
     keyframe_due: bool,
     /// False: it sends nothing (its network is down) and hears nothing.
     online: bool,
+    /// Fractions of the datagrams to it and from it that its network loses.
+    down_loss: f64,
+    up_loss: f64,
+    rng: u64,
     connected: bool,
     seen: Seen,
 }
@@ -164,6 +172,11 @@ impl TestPeer {
             next_frame: now,
             keyframe_due: true,
             online: true,
+            down_loss: 0.0,
+            up_loss: 0.0,
+            rng: 0x9e37_79b9_7f4a_7c15
+                ^ u64::from(addr.port())
+                ^ u64::from(addr.ip().to_string().len() as u32),
             connected: false,
             seen: Seen::default(),
         }
@@ -248,7 +261,27 @@ impl TestPeer {
         }
     }
 
-    fn drain(&mut self) {
+    /// Whether the next datagram in `dir` (0: to it, 1: from it) is lost: drawn from a
+    /// generator with a fixed seed, so that tests are repeatable.
+    fn loses(&mut self, dir: usize) -> bool {
+        let loss = if dir == 0 {
+            self.down_loss
+        } else {
+            self.up_loss
+        };
+        if loss <= 0.0 {
+            return false;
+        }
+        // xorshift64
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x % 10_000) as f64 / 10_000.0 < loss
+    }
+
+    fn drain(&mut self, now: Instant) {
         while let Some(ev) = self.pc.poll_event() {
             if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) = ev {
                 self.connected = s == RTCPeerConnectionState::Connected;
@@ -265,9 +298,16 @@ impl TestPeer {
                         self.seen.audio += 1;
                     } else {
                         self.seen.video += 1;
-                        self.seen
-                            .first_video_keyframe
-                            .get_or_insert(codec::vp8_keyframe_start(&pkt.payload));
+                        let key = codec::vp8_keyframe_start(&pkt.payload);
+                        self.seen.first_video_keyframe.get_or_insert(key);
+                        let gap = self
+                            .seen
+                            .last_video
+                            .is_none_or(|t| now.duration_since(t) > Duration::from_secs(1));
+                        if gap {
+                            self.seen.video_runs.push(key);
+                        }
+                        self.seen.last_video = Some(now);
                     }
                 }
                 RTCMessage::RtcpPacket(_, pkts) => {
@@ -335,7 +375,7 @@ impl Net {
             let mut moved = false;
             for p in &mut self.peers {
                 while let Some(m) = p.pc.poll_write() {
-                    if p.online && m.transport.peer_addr == SERVER {
+                    if p.online && m.transport.peer_addr == SERVER && !p.loses(1) {
                         self.fwd.handle_datagram(&m.message, p.addr, self.now);
                         moved = true;
                     }
@@ -343,12 +383,17 @@ impl Net {
             }
             self.fwd.process(self.now);
             while let Some(m) = self.fwd.poll_transmit() {
-                match self
+                let Some(p) = self
                     .peers
                     .iter_mut()
                     .find(|p| p.addr == m.transport.peer_addr)
-                {
-                    Some(p) if p.online => {
+                else {
+                    self.stray += 1;
+                    continue;
+                };
+                match p.online && !p.loses(0) {
+                    false => {}
+                    true => {
                         let msg = TaggedBytesMut {
                             now: self.now,
                             transport: TransportContext {
@@ -362,12 +407,10 @@ impl Net {
                         let _ = p.pc.handle_read(msg);
                         moved = true;
                     }
-                    Some(_) => {}
-                    None => self.stray += 1,
                 }
             }
             for p in &mut self.peers {
-                p.drain();
+                p.drain(self.now);
             }
             if !moved {
                 return;
@@ -502,6 +545,101 @@ fn closing_a_call_forgets_every_leg() {
     let s = net.fwd.stats();
     assert_eq!((s.peers, s.calls), (0, 0));
     assert_eq!(s.peers_removed, 2);
+}
+
+fn video_events(net: &Net) -> Vec<(Leg, LegEvent)> {
+    net.events()
+        .into_iter()
+        .filter(|(_, e)| matches!(e, LegEvent::Video { .. }))
+        .collect()
+}
+
+#[test]
+fn a_citizens_weak_downlink_pauses_the_officers_video_and_it_returns_from_a_keyframe() {
+    let (mut net, call) = two_sided();
+    net.fwd.link(call, net.now);
+    net.run(Duration::from_secs(2));
+    assert!(video_events(&net).is_empty(), "a clean link keeps video");
+    net.peers[0].down_loss = 0.25;
+    let audio = net.peers[0].seen.audio;
+    net.run(Duration::from_secs(5));
+    let paused = LegEvent::Video {
+        source: Publisher::Officer,
+        paused: true,
+        link: Publisher::Citizen,
+    };
+    assert_eq!(
+        video_events(&net),
+        vec![(Leg::Citizen, paused), (Leg::Officer, paused)],
+        "both pages are told within 5 s"
+    );
+    let video = net.peers[0].seen.video;
+    net.run(Duration::from_secs(3));
+    // Only retransmissions of what was lost before the pause.
+    let late = net.peers[0].seen.video - video;
+    assert!(late < 30, "no video while paused: {late} packets");
+    assert!(net.peers[0].seen.audio > audio + 150, "speech goes on");
+    assert!(
+        net.peers[1].seen.video > 0,
+        "the citizen's video still reaches the officer"
+    );
+    // The link recovers: video returns after the back-off, at a keyframe.
+    net.peers[0].down_loss = 0.0;
+    net.run(gate::BACKOFF_START + gate::RESUME_AFTER + Duration::from_secs(2));
+    let resumed = LegEvent::Video {
+        source: Publisher::Officer,
+        paused: false,
+        link: Publisher::Citizen,
+    };
+    assert!(video_events(&net).contains(&(Leg::Citizen, resumed)));
+    assert!(net.peers[0].seen.video > video, "video is back");
+    assert_eq!(
+        net.peers[0].seen.video_runs,
+        vec![true, true],
+        "each run starts at a keyframe"
+    );
+    let s = net.fwd.stats();
+    assert_eq!((s.video_pauses, s.video_resumes), (1, 1));
+}
+
+#[test]
+fn a_citizens_weak_uplink_pauses_their_own_video_for_everyone() {
+    let (mut net, call) = two_sided();
+    net.fwd.link(call, net.now);
+    net.join(call, Leg::Monitor(3));
+    net.run(Duration::from_secs(2));
+    net.peers[0].up_loss = 0.25;
+    net.run(Duration::from_secs(5));
+    let paused = LegEvent::Video {
+        source: Publisher::Citizen,
+        paused: true,
+        link: Publisher::Citizen,
+    };
+    let told = video_events(&net);
+    for leg in [Leg::Citizen, Leg::Officer, Leg::Monitor(3)] {
+        assert!(told.contains(&(leg, paused)), "{leg:?} is told: {told:?}");
+    }
+    let (officer, monitor) = (net.peers[1].seen.video, net.peers[2].seen.video);
+    net.run(Duration::from_secs(2));
+    let late = net.peers[1].seen.video - officer;
+    assert!(
+        late < 30,
+        "the officer gets no citizen video: {late} packets"
+    );
+    let told = video_events(&net);
+    assert_eq!(
+        told.len(),
+        3,
+        "one notice each, none blaming the officer's link: {told:?}"
+    );
+    assert!(
+        net.peers[2].seen.video > monitor,
+        "the monitor still sees the officer"
+    );
+    assert!(
+        net.peers[0].seen.video > 0,
+        "the officer's video still reaches the citizen"
+    );
 }
 
 /// Feedback a hostile or broken client can send about the server's streams to it.

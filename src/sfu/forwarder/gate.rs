@@ -1,0 +1,261 @@
+//! When a link is too weak for video, video gives way to speech: the video gate of one
+//! direction (a publisher's uplink, or a receiver's downlink for one publisher's video).
+//! Pure: observations and the time in, a decision out.
+//!
+//! A link is *weak* when the audio crossing it loses more than [`AUDIO_LOSS_WEAK`], or its
+//! bandwidth estimate is below [`ESTIMATE_WEAK`]. Video pauses after the link has been weak
+//! at every observation for [`PAUSE_AFTER`]. While paused only audio crosses the link, so
+//! the link looking healthy again proves little (and its estimate cannot rise, so only audio
+//! loss counts then): video is tried again (a probe) once the link has looked healthy for
+//! [`RESUME_AFTER`] and the back-off since the pause has passed.
+//! A probe fails when audio loss makes the link weak again within [`PROBE_TIME`] (the
+//! estimate is given that long to climb); that doubles the back-off, up to
+//! [`BACKOFF_MAX`]; video that stays up that long resets it.
+
+use std::time::{Duration, Instant};
+
+/// Audio loss (fraction) above which a link is weak. Random loss of a few per cent is
+/// common on mobile networks and Opus conceals it; congestion loses far more.
+pub const AUDIO_LOSS_WEAK: f64 = 0.08;
+/// A bandwidth estimate (bit/s) below which video is not worth sending: what is left after
+/// audio (about 40 kbit/s) would carry a few frames a second of a postage stamp.
+pub const ESTIMATE_WEAK: u64 = 70_000;
+/// How long a link must stay weak before video pauses.
+pub const PAUSE_AFTER: Duration = Duration::from_secs(3);
+/// How long a paused link must look healthy before video is tried again.
+pub const RESUME_AFTER: Duration = Duration::from_secs(5);
+/// The first back-off after a pause, and the longest.
+pub const BACKOFF_START: Duration = Duration::from_secs(10);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(120);
+/// Video that stays up this long after resuming has proved the link.
+pub const PROBE_TIME: Duration = Duration::from_secs(20);
+
+/// One observation of a link.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LinkSample {
+    /// Audio lost on the link since the last sample (0.0–1.0), if any audio was expected.
+    pub audio_loss: Option<f64>,
+    /// The link's bandwidth estimate, if there is one.
+    pub estimate: Option<u64>,
+}
+
+impl LinkSample {
+    pub fn weak(&self) -> bool {
+        self.audio_loss.is_some_and(|l| l > AUDIO_LOSS_WEAK)
+            || self.estimate.is_some_and(|e| e < ESTIMATE_WEAK)
+    }
+}
+
+/// What the gate decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Pause,
+    Resume,
+}
+
+#[derive(Clone, Debug)]
+pub struct VideoGate {
+    paused: bool,
+    /// Since when every observation has been weak (flowing) or healthy (paused).
+    streak_since: Option<Instant>,
+    /// Paused: not before this. Flowing: the probe started then (it is proved after
+    /// `PROBE_TIME`).
+    at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Default for VideoGate {
+    fn default() -> Self {
+        VideoGate {
+            paused: false,
+            streak_since: None,
+            at: None,
+            backoff: BACKOFF_START,
+        }
+    }
+}
+
+impl VideoGate {
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Takes one observation of the link at `now`; says when video should pause or resume.
+    pub fn observe(&mut self, now: Instant, sample: LinkSample) -> Option<Change> {
+        if self.paused {
+            // With video off the estimate cannot rise (there is too little traffic to
+            // measure), so only the audio's loss counts until video is tried again.
+            let weak = LinkSample {
+                estimate: None,
+                ..sample
+            }
+            .weak();
+            if weak {
+                self.streak_since = None;
+                return None;
+            }
+            let since = *self.streak_since.get_or_insert(now);
+            let calm = now.duration_since(since) >= RESUME_AFTER;
+            let waited = self.at.is_none_or(|t| now >= t);
+            if calm && waited {
+                self.paused = false;
+                self.streak_since = None;
+                self.at = Some(now);
+                return Some(Change::Resume);
+            }
+            return None;
+        }
+        if let Some(probe) = self.at {
+            if now.duration_since(probe) >= PROBE_TIME {
+                // Video stayed up: the link carries it.
+                self.at = None;
+                self.backoff = BACKOFF_START;
+            }
+        }
+        // While video is being tried again the estimate is still climbing from what audio
+        // alone showed: until the probe is over, only loss says it failed.
+        let weak = match self.at {
+            Some(_) => LinkSample {
+                estimate: None,
+                ..sample
+            }
+            .weak(),
+            None => sample.weak(),
+        };
+        if !weak {
+            self.streak_since = None;
+            return None;
+        }
+        let since = *self.streak_since.get_or_insert(now);
+        if now.duration_since(since) < PAUSE_AFTER {
+            return None;
+        }
+        if self.at.take().is_some() {
+            // A probe failed: wait longer before the next one.
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        }
+        self.paused = true;
+        self.streak_since = None;
+        self.at = Some(now + self.backoff);
+        Some(Change::Pause)
+    }
+
+    /// Video turned off or on by hand, or a new connection: forget the history.
+    pub fn reset(&mut self) {
+        *self = VideoGate::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WEAK: LinkSample = LinkSample {
+        audio_loss: Some(0.2),
+        estimate: None,
+    };
+    const GOOD: LinkSample = LinkSample {
+        audio_loss: Some(0.01),
+        estimate: Some(500_000),
+    };
+
+    /// Feeds one sample a second for `secs` seconds; returns the changes with their second.
+    fn feed(
+        g: &mut VideoGate,
+        t0: Instant,
+        from: u64,
+        secs: u64,
+        s: LinkSample,
+    ) -> Vec<(u64, Change)> {
+        (from..from + secs)
+            .filter_map(|i| g.observe(t0 + Duration::from_secs(i), s).map(|c| (i, c)))
+            .collect()
+    }
+
+    #[test]
+    fn a_weak_link_pauses_video_within_five_seconds_and_a_blip_does_not() {
+        let t0 = Instant::now();
+        let mut g = VideoGate::default();
+        assert_eq!(feed(&mut g, t0, 0, 2, WEAK), vec![]);
+        assert_eq!(feed(&mut g, t0, 2, 1, GOOD), vec![]);
+        let changes = feed(&mut g, t0, 3, 6, WEAK);
+        assert_eq!(changes, vec![(6, Change::Pause)]);
+        assert!(g.paused());
+    }
+
+    #[test]
+    fn a_paused_link_is_judged_by_its_audio_alone() {
+        let t0 = Instant::now();
+        let mut g = VideoGate::default();
+        let starved = LinkSample {
+            audio_loss: Some(0.0),
+            estimate: Some(20_000),
+        };
+        assert_eq!(feed(&mut g, t0, 0, 4, starved), vec![(3, Change::Pause)]);
+        assert_eq!(feed(&mut g, t0, 4, 12, starved), vec![(13, Change::Resume)]);
+        // Tried again, the estimate is given the probe's time to climb.
+        assert_eq!(feed(&mut g, t0, 16, 17, starved), vec![]);
+        assert_eq!(feed(&mut g, t0, 33, 4, starved), vec![(36, Change::Pause)]);
+    }
+
+    #[test]
+    fn a_low_estimate_is_weak_and_random_loss_of_a_few_per_cent_is_not() {
+        assert!(LinkSample {
+            audio_loss: None,
+            estimate: Some(40_000)
+        }
+        .weak());
+        assert!(!LinkSample {
+            audio_loss: Some(0.03),
+            estimate: Some(200_000)
+        }
+        .weak());
+        assert!(!LinkSample::default().weak());
+    }
+
+    #[test]
+    fn video_comes_back_after_the_back_off_and_a_failed_probe_waits_longer() {
+        let t0 = Instant::now();
+        let mut g = VideoGate::default();
+        assert_eq!(feed(&mut g, t0, 0, 4, WEAK), vec![(3, Change::Pause)]);
+        // Healthy at once, but not tried before the back-off (10 s) has passed.
+        assert_eq!(feed(&mut g, t0, 4, 20, GOOD), vec![(13, Change::Resume)]);
+        // The probe fails: paused again, and the next try waits twice as long.
+        assert_eq!(feed(&mut g, t0, 24, 4, WEAK), vec![(27, Change::Pause)]);
+        assert_eq!(feed(&mut g, t0, 28, 20, GOOD), vec![(47, Change::Resume)]);
+        // Video stays up this time: the back-off is forgotten.
+        assert_eq!(feed(&mut g, t0, 48, 25, GOOD), vec![]);
+        assert_eq!(feed(&mut g, t0, 73, 4, WEAK), vec![(76, Change::Pause)]);
+        assert_eq!(feed(&mut g, t0, 77, 15, GOOD), vec![(86, Change::Resume)]);
+    }
+
+    proptest! {
+        /// Whatever the link does: changes alternate, a pause follows at least
+        /// `PAUSE_AFTER` of weak samples, a resume at least `RESUME_AFTER` of healthy ones,
+        /// and the back-off never exceeds its bound.
+        #[test]
+        fn changes_alternate_and_respect_their_delays(samples in proptest::collection::vec(any::<bool>(), 1..400)) {
+            let t0 = Instant::now();
+            let mut g = VideoGate::default();
+            let mut last: Option<(usize, Change)> = None;
+            for (i, weak) in samples.iter().enumerate() {
+                let s = if *weak { WEAK } else { GOOD };
+                if let Some(c) = g.observe(t0 + Duration::from_secs(i as u64), s) {
+                    if let Some((_, prev)) = last {
+                        prop_assert_ne!(prev, c);
+                    } else {
+                        prop_assert_eq!(c, Change::Pause);
+                    }
+                    let need = match c { Change::Pause => PAUSE_AFTER, Change::Resume => RESUME_AFTER };
+                    let n = need.as_secs() as usize;
+                    prop_assert!(i >= n);
+                    prop_assert!(samples[i - n..=i].iter().all(|w| *w == (c == Change::Pause)));
+                    last = Some((i, c));
+                }
+                prop_assert!(g.backoff <= BACKOFF_MAX);
+                prop_assert_eq!(g.paused(), last.is_some_and(|(_, c)| c == Change::Pause));
+            }
+        }
+    }
+}
