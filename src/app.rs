@@ -100,6 +100,7 @@ impl App {
                 workers: m.workers,
                 announce: m.announce,
                 allowed_networks: m.allowed_networks.clone(),
+                pause_video_on_weak_links: m.pause_video_on_weak_links,
             })
             .map_err(|e| {
                 anyhow::anyhow!(

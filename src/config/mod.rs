@@ -110,6 +110,7 @@ pub struct MediaFile {
     pub turn_secret: String,
     pub turn_ttl_secs: u32,
     pub instant_connect_position: u32,
+    pub pause_video_on_weak_links: bool,
 }
 
 /// Validated media settings.
@@ -126,6 +127,7 @@ pub struct MediaSettings {
     pub turn_secret: Option<String>,
     pub turn_ttl_secs: u32,
     pub instant_connect_position: u32,
+    pub pause_video_on_weak_links: bool,
 }
 
 /// The configuration as written (file, environment, flags), before validation.
@@ -311,6 +313,7 @@ impl MediaFile {
             turn_secret: (!secret.is_empty()).then(|| secret.to_owned()),
             turn_ttl_secs: self.turn_ttl_secs,
             instant_connect_position: self.instant_connect_position,
+            pause_video_on_weak_links: self.pause_video_on_weak_links,
         })
     }
 }

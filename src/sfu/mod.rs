@@ -162,6 +162,8 @@ pub struct MediaConfig {
     pub announce: Option<IpAddr>,
     /// Networks that media may come from; anything else is dropped unread.
     pub allowed_networks: Vec<Cidr>,
+    /// Pause video on links too weak for it beside speech (see `forwarder::gate`).
+    pub pause_video_on_weak_links: bool,
 }
 
 /// Counters of one worker, or summed over all.
@@ -301,7 +303,14 @@ impl Sfu {
                     .ok_or_else(|| std::io::Error::other("media ports run past 65535"))?,
             };
             let bind = SocketAddr::new(cfg.bind, port);
-            let (tx, addr) = worker::spawn(bind, cfg.announce, i, allowed.clone(), COMMAND_QUEUE)?;
+            let (tx, addr) = worker::spawn(
+                bind,
+                cfg.announce,
+                i,
+                allowed.clone(),
+                cfg.pause_video_on_weak_links,
+                COMMAND_QUEUE,
+            )?;
             workers.push(WorkerHandle { tx, addr });
         }
         Ok(Sfu {

@@ -59,6 +59,7 @@ pub fn spawn(
     announce: Option<IpAddr>,
     index: usize,
     allowed: Arc<Vec<Cidr>>,
+    pause_video: bool,
     commands: usize,
 ) -> std::io::Result<(mpsc::Sender<Command>, SocketAddr)> {
     let sock = socket2::Socket::new(
@@ -91,7 +92,8 @@ pub fn spawn(
             rt.block_on(async move {
                 match UdpSocket::from_std(std_sock) {
                     Ok(socket) => {
-                        let fwd = Forwarder::new(candidate_addr, allowed, Instant::now());
+                        let mut fwd = Forwarder::new(candidate_addr, allowed, Instant::now());
+                        fwd.pause_video_on_weak_links(pause_video);
                         Worker::new(index, socket, fwd).run(rx).await
                     }
                     Err(e) => tracing::error!(error = %e, "media worker socket"),

@@ -76,6 +76,13 @@ function qualityFromRtt(ms) {
   return 'poor';
 }
 
+/** Per role: the most a call's video may use (bit/s, frames a second) and what gives way
+ *  first when the link cannot carry it (docs/media.md, "Weak links"). */
+const VIDEO_CAPS = {
+  citizen: { maxBitrate: 500_000, maxFramerate: 15, degradationPreference: 'maintain-framerate' },
+  officer: { maxBitrate: 600_000, maxFramerate: 15, degradationPreference: 'balanced' },
+};
+
 export class CallMedia {
   /**
    * @param {import('./signal.js').Signal} signal
@@ -174,6 +181,7 @@ export class CallMedia {
     this.pendingIce = [];
     this.iceOpen = false;
     if (this.stream) for (const tr of this.stream.getTracks()) pc.addTrack(tr, this.stream);
+    this.#capVideo(pc);
     // Always offer both kinds, so the other side's audio and video arrive even when this
     // side has no camera (or no microphone).
     for (const kind of ['audio', 'video']) {
@@ -247,6 +255,26 @@ export class CallMedia {
     else return;
     if (m.side === this.role) this.#setVideoSending(m.state !== 'paused');
     this.#showRemote();
+  }
+
+  /** What this side's video may use at most, whatever the browser's own estimate says
+   *  (the server's REMB lowers it further for a weak link at the other end), and what gives
+   *  way first when it cannot have that: a citizen's phone keeps the frame rate (a face
+   *  and lips moving) and lowers the resolution; an officer's desk camera balances both. */
+  #capVideo(pc) {
+    const caps = VIDEO_CAPS[this.role] || VIDEO_CAPS.officer;
+    for (const sender of pc.getSenders()) {
+      if (!sender.track || sender.track.kind !== 'video') continue;
+      try {
+        const params = sender.getParameters();
+        if (!params.encodings || !params.encodings.length) params.encodings = [{}];
+        for (const e of params.encodings) { e.maxBitrate = caps.maxBitrate; e.maxFramerate = caps.maxFramerate; }
+        params.degradationPreference = caps.degradationPreference;
+        sender.setParameters(params).catch((e) => console.warn('video caps', e));
+      } catch (e) {
+        console.warn('video caps', e);
+      }
+    }
   }
 
   /** Stops or resumes encoding this side's video (nobody would receive it). */

@@ -244,6 +244,8 @@ pub struct Forwarder {
     out: VecDeque<TaggedBytesMut>,
     stats: WorkerStats,
     next_sweep: Instant,
+    /// Whether video pauses on a weak link (`[media] pause_video_on_weak_links`).
+    pause_video: bool,
 }
 
 impl Forwarder {
@@ -264,7 +266,13 @@ impl Forwarder {
             out: VecDeque::new(),
             stats: WorkerStats::default(),
             next_sweep: now + SWEEP_EVERY,
+            pause_video: true,
         }
+    }
+
+    /// Whether video pauses on links too weak for it (on by default).
+    pub fn pause_video_on_weak_links(&mut self, on: bool) {
+        self.pause_video = on;
     }
 
     /// Runs every timer due at `now` and the sweep, then drains what the inputs since the
@@ -1228,6 +1236,9 @@ impl Forwarder {
     /// again when it resumes, from a keyframe. A monitor's downlink pauses only its own
     /// video and tells nobody.
     fn adapt_video(&mut self, now: Instant) {
+        if !self.pause_video {
+            return;
+        }
         let mut changes: Vec<(Uuid, Publisher, Change, Publisher)> = Vec::new();
         for c in self.calls.values() {
             if c.linked_at.is_none() {
