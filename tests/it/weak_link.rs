@@ -3,8 +3,10 @@
 //! limit, delay, jitter and loss per direction), the officer on a clean one, run by
 //! `tests/browser/weak-link.mjs`, which reads both pages' `getStats()` once a second.
 //!
-//! In the suite: one weak condition (300 kbit/s down, 150 up, 150 ± 30 ms and 2 % loss
-//! each way) for 30 s, which fails if speech is concealed beyond its bound. The whole
+//! In the suite: a weak condition (300 kbit/s down, 150 up, 150 ± 30 ms and 2 % loss
+//! each way) for 30 s, which fails if speech is concealed beyond its bound, and one too
+//! weak for video (128/64 kbit/s) for 20 s, which fails unless the server pauses video by
+//! itself, both pages say so and the paused side stops sending it. The whole
 //! benchmark (docs/benchmarks.md, "Weak links") is the same test with more conditions:
 //!
 //! ```sh
@@ -34,18 +36,19 @@ fn conditions(full: bool) -> serde_json::Value {
         "up": link(150, 150, 30, 0.02),
         "down": link(300, 150, 30, 0.02),
     });
+    let weaker = serde_json::json!({
+        "name": "128/64 kbit/s, 150±30 ms, 2 % loss",
+        "secs": if full { 45 } else { 20 },
+        "up": link(64, 150, 30, 0.02),
+        "down": link(128, 150, 30, 0.02),
+    });
     if !full {
-        return serde_json::json!([weak]);
+        return serde_json::json!([weak, weaker]);
     }
     serde_json::json!([
         { "name": "unshaped", "secs": 45, "up": link(0, 0, 0, 0.0), "down": link(0, 0, 0, 0.0) },
         weak,
-        {
-            "name": "128/64 kbit/s, 150±30 ms, 2 % loss",
-            "secs": 45,
-            "up": link(64, 150, 30, 0.02),
-            "down": link(128, 150, 30, 0.02),
-        },
+        weaker,
         {
             "name": "1 Mbit/s, 150 kbit/s from 15 s to 45 s",
             "secs": 75,
@@ -149,7 +152,31 @@ async fn weak_link() {
         concealed("citizen"),
         concealed("officer")
     );
+    // Too weak for video beside speech: nobody touches anything, the server pauses video,
+    // both pages say so, and the paused side stops sending it.
+    let weaker = &runs[1];
+    let first_pause = weaker["video_paused"][0]["from"].as_u64();
+    assert!(
+        first_pause.is_some_and(|at| at <= MAX_SECS_TO_PAUSE),
+        "video paused on the 128/64 kbit/s link within {MAX_SECS_TO_PAUSE} s: {}",
+        weaker["video_paused"]
+    );
+    let series = weaker["series"].as_array().unwrap();
+    let both_told = series
+        .iter()
+        .any(|p| p["notice"]["citizen"] == true && p["notice"]["officer"] == true);
+    assert!(both_told, "both pages said video was paused: {series:?}");
+    let stopped = series.iter().any(|p| {
+        let told = p["notice"]["citizen"] == true;
+        let quiet = |k: &str| p[k].as_f64().is_some_and(|kbps| kbps < 5.0);
+        told && (quiet("citizen_sends_kbps") || quiet("officer_sends_kbps"))
+    });
+    assert!(stopped, "a paused side stopped sending video: {series:?}");
 }
+
+/// How soon (seconds into the measurement, which starts once both sides hear audio) video
+/// must have paused on the 128/64 kbit/s link: 4 s measured, plus room for a busy machine.
+const MAX_SECS_TO_PAUSE: u64 = 12;
 
 /// The most speech a side may lose to concealment over the suite's weak link, in percent.
 const MAX_CONCEALED_PCT: f64 = 15.0;

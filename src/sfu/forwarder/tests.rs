@@ -495,7 +495,8 @@ fn linking_asks_each_publisher_for_a_keyframe_and_tells_it_a_modest_start() {
     for p in &net.peers {
         assert!(p.seen.plis >= 1, "{:?} was asked for a keyframe", p.leg);
         let first = *p.seen.rembs.first().expect("a receiver estimate");
-        assert_eq!(first, START_ESTIMATE - AUDIO_ALLOWANCE);
+        assert_eq!(first, remb_for(START_ESTIMATE));
+        assert!(first < START_ESTIMATE - AUDIO_ALLOWANCE && first > REMB_FLOOR);
     }
 }
 
