@@ -8,7 +8,8 @@
 //! estimate alone does not pause video: the estimator is pessimistic on lossy links, and a
 //! gate that also paused below 70 kbit/s of estimate paused video on the benchmark's
 //! 300/150 kbit/s link, which carries it at 7–10 frames a second with speech intact.
-//! Video pauses after the link has been weak at every observation for [`PAUSE_AFTER`].
+//! Video pauses after the link has been weak at every observation for [`PAUSE_AFTER`], or
+//! at once when a sample loses [`AUDIO_LOSS_SEVERE`] of the audio (a link that collapsed).
 //! While paused, only audio crosses the link, so its looking healthy again proves little:
 //! video is tried again (a probe) once the link has looked healthy for [`RESUME_AFTER`]
 //! and the back-off since the pause has passed. A probe that fails (weak again within
@@ -22,6 +23,10 @@ use std::time::{Duration, Instant};
 pub const AUDIO_LOSS_WEAK: f64 = 0.08;
 /// How long a link must stay weak before video pauses.
 pub const PAUSE_AFTER: Duration = Duration::from_secs(3);
+/// Audio loss at which video pauses at the first sample: a link that has just collapsed
+/// (on the benchmark's drop from 1 Mbit/s to 150 kbit/s, 60–70 % of the speech was lost
+/// until video paused).
+pub const AUDIO_LOSS_SEVERE: f64 = 0.25;
 /// How long a paused link must look healthy before video is tried again.
 pub const RESUME_AFTER: Duration = Duration::from_secs(5);
 /// The first back-off after a pause, and the longest.
@@ -111,7 +116,8 @@ impl VideoGate {
             return None;
         }
         let since = *self.streak_since.get_or_insert(now);
-        if now.duration_since(since) < PAUSE_AFTER {
+        let severe = sample.audio_loss.is_some_and(|l| l >= AUDIO_LOSS_SEVERE);
+        if now.duration_since(since) < PAUSE_AFTER && !severe {
             return None;
         }
         if self.at.take().is_some() {
@@ -166,6 +172,18 @@ mod tests {
         let changes = feed(&mut g, t0, 3, 6, WEAK);
         assert_eq!(changes, vec![(6, Change::Pause)]);
         assert!(g.paused());
+    }
+
+    #[test]
+    fn a_collapsed_link_pauses_video_at_once() {
+        let t0 = Instant::now();
+        let mut g = VideoGate::default();
+        let collapsed = LinkSample {
+            audio_loss: Some(0.6),
+            estimate: None,
+        };
+        assert_eq!(feed(&mut g, t0, 0, 2, GOOD), vec![]);
+        assert_eq!(feed(&mut g, t0, 2, 1, collapsed), vec![(2, Change::Pause)]);
     }
 
     #[test]

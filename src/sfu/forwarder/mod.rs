@@ -82,6 +82,9 @@ const ESTIMATE_SHARE: u64 = 85;
 /// at 300 kbit/s of video of its own accord; without this, 44–49 % of the officer's speech
 /// was concealed at a citizen on a 300 kbit/s link in the call's first four seconds).
 const START_ESTIMATE: u64 = 150_000;
+/// How long after a leg (re)connects, or its media returns after a stall, its links are
+/// left unjudged for video pauses: its first reports and sequence numbers count the gap.
+const LINKS_SETTLE: Duration = Duration::from_secs(5);
 /// Housekeeping (setup time-outs, stalls, receiver estimates, metrics) runs this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Refusals logged per worker: one line per peer or source, up to this many.
@@ -137,6 +140,10 @@ struct Slot {
     gate: VideoGate,
 }
 
+/// A jump in an inbound audio stream's sequence numbers beyond this (2 s of 20 ms frames)
+/// is not counted as loss.
+const MAX_GAP: i16 = 100;
+
 /// Counts an inbound stream's packets against its sequence numbers, between samples.
 #[derive(Default)]
 struct LossMeter {
@@ -155,7 +162,13 @@ impl LossMeter {
             }
             Some(h) => {
                 let ahead = seq.wrapping_sub(h as u16) as i16;
-                if ahead > 0 {
+                if ahead > MAX_GAP {
+                    // Seconds of audio missing at once is an outage (told as a stall) or a
+                    // new stream, not a weak link: start counting again.
+                    self.highest = Some(h + ahead as u64);
+                    self.base = h + ahead as u64 - 1;
+                    self.received = 0;
+                } else if ahead > 0 {
                     self.highest = Some(h + ahead as u64);
                 }
             }
@@ -197,6 +210,9 @@ struct Peer {
     estimate: codec::Estimate,
     /// A publisher: whether its uplink carries its video.
     uplink: VideoGate,
+    /// After a (re)connection or a stall, what its links lost meanwhile is not weakness:
+    /// its video gates take no samples before this.
+    judge_links_after: Instant,
     ufrag: String,
     addrs: Vec<SocketAddr>,
     connected: bool,
@@ -455,12 +471,18 @@ impl Forwarder {
     }
 
     /// `source`'s media arrives again: the others are told if they were told it had gone.
-    fn side_back(&mut self, call: Uuid, from: usize, source: Publisher) {
+    fn side_back(&mut self, call: Uuid, from: usize, source: Publisher, now: Instant) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         if !std::mem::take(&mut c.reconnecting[side_index(source)]) {
             return;
+        }
+        // What every leg reports for the next seconds counts the gap.
+        for &idx in &c.members {
+            if let Some(p) = self.peers[idx].as_mut() {
+                p.judge_links_after = now + LINKS_SETTLE;
+            }
         }
         tracing::info!(%call, side = source.name(), "media: a side's media is back");
         self.tell_others(call, from, LegEvent::PeerConnected(source));
@@ -562,6 +584,7 @@ impl Forwarder {
             last_steer: None,
             estimate,
             uplink: VideoGate::default(),
+            judge_links_after: now,
             ufrag: ufrag.clone(),
             addrs: Vec::new(),
             connected: false,
@@ -740,9 +763,10 @@ impl Forwarder {
         p.last_heard = now;
         if p.stalled && p.connected {
             p.stalled = false;
+            p.judge_links_after = now + LINKS_SETTLE;
             if let Some(source) = p.leg.publisher() {
                 let call = p.call;
-                self.side_back(call, idx, source);
+                self.side_back(call, idx, source, now);
             }
         }
         let Some(p) = self.peers[idx].as_mut() else {
@@ -912,6 +936,7 @@ impl Forwarder {
                         p.connected = true;
                         p.ever_connected = true;
                         p.stalled = false;
+                        p.judge_links_after = now + LINKS_SETTLE;
                         // A receiver that just connected needs a keyframe to show video.
                         wants_keyframes = Some(p.call);
                         if let Some(source) = p.leg.publisher() {
@@ -974,7 +999,7 @@ impl Forwarder {
                     self.request_keyframe(call, source, now, true);
                 }
                 if let Some(source) = announce {
-                    self.side_back(call, idx, source);
+                    self.side_back(call, idx, source, now);
                 }
             }
         }
@@ -1266,7 +1291,7 @@ impl Forwarder {
                     .filter_map(|t| t.loss.sample())
                     .reduce(f64::max);
                 uplink_loss[side_index(source)] = loss.unwrap_or(0.0);
-                if !p.connected {
+                if !p.connected || now < p.judge_links_after {
                     continue;
                 }
                 let sample = LinkSample {
@@ -1281,7 +1306,7 @@ impl Forwarder {
                 let Some(p) = self.peers[idx].as_mut() else {
                     continue;
                 };
-                if !p.connected {
+                if !p.connected || now < p.judge_links_after {
                     continue;
                 }
                 // The report is the worst of the audio streams this leg receives (a monitor
