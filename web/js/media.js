@@ -94,7 +94,7 @@ export class CallMedia {
     this.signal = signal;
     this.ui = ui;
     this.role = ui.role;
-    // Whose video the server has paused for a weak link: side → whose link.
+    // Video the server has paused for a weak link: "side/link" → the `video` message.
     this.videoPauses = new Map();
     this.stream = null;
     this.pc = null;
@@ -248,12 +248,17 @@ export class CallMedia {
 
   #setRemote(state) { this.remoteBase = state; this.#showRemote(); }
 
-  /** The server paused or resumed one side's video for a weak link. */
+  /** The server paused or resumed one side's video for a weak link. One side's video can
+   *  be paused for two links at once (the sender's uplink and the receiver's downlink):
+   *  each pause is kept until its own link resumes. */
   #onVideo(m) {
-    if (m.state === 'paused') this.videoPauses.set(m.side, m.link);
-    else if (m.state === 'flowing') this.videoPauses.delete(m.side);
+    const key = `${m.side}/${m.link}`;
+    if (m.state === 'paused') this.videoPauses.set(key, m);
+    else if (m.state === 'flowing') this.videoPauses.delete(key);
     else return;
-    if (m.side === this.role) this.#setVideoSending(m.state !== 'paused');
+    if (m.side === this.role) {
+      this.#setVideoSending(![...this.videoPauses.values()].some((p) => p.side === this.role));
+    }
     this.#showRemote();
   }
 
@@ -292,14 +297,15 @@ export class CallMedia {
   #showRemote() {
     let state = this.remoteBase;
     if (state !== 'unavailable' && (this.selfReconnecting || this.peerReconnecting)) state = 'reconnecting';
-    else if (state !== 'unavailable' && this.videoPauses.has(this.role === 'citizen' ? 'officer' : 'citizen')) {
-      state = this.videoPauses.get(this.role === 'citizen' ? 'officer' : 'citizen') === this.role ? 'weak_self' : 'weak_other';
+    else if (state !== 'unavailable' && [...this.videoPauses.values()].some((p) => p.side !== this.role)) {
+      const incoming = [...this.videoPauses.values()].filter((p) => p.side !== this.role);
+      state = incoming.some((p) => p.link === this.role) ? 'weak_self' : 'weak_other';
     }
     else if (state === 'connected' && this.videoRejected) state = 'audio_only';
     else if (state === 'waiting' && this.videoRejected) state = 'audio_only';
     this.ui.onRemote(state);
     // Whichever way video is paused, the page says whose connection is weak.
-    const links = [...this.videoPauses.values()];
+    const links = [...this.videoPauses.values()].map((p) => p.link);
     const notice = !links.length ? null : links.includes(this.role) ? 'call.video_weak_self' : 'call.video_weak_other';
     if (this.ui.onVideoNotice) this.ui.onVideoNotice(notice);
   }

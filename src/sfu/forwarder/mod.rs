@@ -140,6 +140,9 @@ struct Slot {
     gate: VideoGate,
 }
 
+/// Upstream audio loss above which a receiver's downlink is not judged this second.
+const UPSTREAM_TOO_LOSSY: f64 = 0.04;
+
 /// A jump in an inbound audio stream's sequence numbers beyond this (2 s of 20 ms frames)
 /// is not counted as loss.
 const MAX_GAP: i16 = 100;
@@ -1317,6 +1320,12 @@ impl Forwarder {
                     .filter(|s| s.kind == RtpCodecKind::Audio)
                     .map(|s| uplink_loss[side_index(s.source)])
                     .fold(0.0, f64::max);
+                if upstream > UPSTREAM_TOO_LOSSY {
+                    // The report and the count here cover different seconds: with this much
+                    // lost upstream their difference says nothing about the downlink (it
+                    // paused the citizen's video for the officer's clean link).
+                    continue;
+                }
                 let sample = LinkSample {
                     audio_loss: p.estimate.audio_loss().map(|l| (l - upstream).max(0.0)),
                     estimate: p.estimate.bits_per_second(),
