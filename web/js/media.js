@@ -282,11 +282,14 @@ export class CallMedia {
     }
   }
 
-  /** Stops or resumes encoding this side's video (nobody would receive it). */
+  /** Stops or resumes encoding this side's video (nobody would receive it). Applied to the
+   *  video transceiver's sender even while it has no track (audio only), so that video
+   *  switched back on while paused stays off until the server resumes it. */
   #setVideoSending(on) {
     if (!this.pc) return;
-    for (const sender of this.pc.getSenders()) {
-      if (!sender.track || sender.track.kind !== 'video') continue;
+    for (const t of this.pc.getTransceivers()) {
+      if (t.receiver.track.kind !== 'video' || t.currentDirection === 'stopped') continue;
+      const sender = t.sender;
       const params = sender.getParameters();
       if (!params.encodings || !params.encodings.length) continue;
       for (const e of params.encodings) e.active = on;
