@@ -116,8 +116,11 @@ export async function expectText(page, sel, want, timeout = 15000) {
   assert.fail(`${sel}: expected ${want}, got ${JSON.stringify(got)}`);
 }
 
-export async function screen(page, id) {
-  await page.locator(`#${id}`).waitFor({ state: 'visible' });
+/** Waits until the page shows screen `id`. Generous: a page's first load (its modules,
+ *  translations and session check) took over 15 s once on a 2-core CI machine busy with
+ *  the cluster and durability tests beside the browsers. */
+export async function screen(page, id, timeout = 30000) {
+  await page.locator(`#${id}`).waitFor({ state: 'visible', timeout });
 }
 
 /** axe-core on the page as it is now: no serious or critical violations. */
