@@ -544,20 +544,8 @@ impl Forwarder {
         }
         let steered = prefer_codec(&mut pc, &offered, steered);
         match_offer_directions(&mut pc, &sdp, leg);
-        let host = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: self.candidate_addr.ip().to_string(),
-                port: self.candidate_addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(internal)?;
-        let init = RTCIceCandidate::from(&host).to_json().map_err(internal)?;
-        pc.add_local_candidate(init).map_err(internal)?;
+        pc.add_local_candidate(host_candidate(self.candidate_addr)?)
+            .map_err(internal)?;
         // End of our candidates: there is only the one.
         pc.add_local_candidate(RTCIceCandidateInit::default())
             .map_err(internal)?;
@@ -1396,26 +1384,33 @@ impl Forwarder {
 
     /// Every leg receiving `source`'s video starts it again at a keyframe.
     fn restart_video_of(&mut self, call: Uuid, source: Publisher) {
+        self.for_slots_of(call, source, |slot| {
+            if slot.kind == RtpCodecKind::Video {
+                slot.seq.pause();
+                slot.awaiting_keyframe = true;
+            }
+        });
+    }
+
+    /// Applies `f` to every slot, on every leg of `call`, that carries `source`'s media.
+    fn for_slots_of(&mut self, call: Uuid, source: Publisher, mut f: impl FnMut(&mut Slot)) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
         for &idx in &c.members {
-            let Some(p) = self.peers[idx].as_mut() else {
-                continue;
-            };
-            for slot in p.slots.iter_mut() {
-                if slot.source == source && slot.kind == RtpCodecKind::Video {
-                    slot.seq.pause();
-                    slot.awaiting_keyframe = true;
-                }
+            if let Some(p) = self.peers[idx].as_mut() {
+                p.slots
+                    .iter_mut()
+                    .filter(|s| s.source == source)
+                    .for_each(&mut f);
             }
         }
     }
 
     /// Tells each publisher in a live call what the other side's link carries: REMB with
-    /// the lowest send-side estimate among the legs that receive its video (monitors do
-    /// not count: listening in never lowers what the two sides get), less what audio
-    /// needs. Browsers take it as a cap on their own estimate, so the officer's encoder
+    /// [`remb_for`] the lowest send-side estimate among the legs that receive its video
+    /// and are not paused (monitors do not count: listening in never lowers what the two
+    /// sides get). Browsers take it as a cap on their own estimate, so the officer's encoder
     /// lowers bitrate, frame rate and resolution for a citizen on a weak downlink.
     fn send_receiver_estimates(&mut self, now: Instant) {
         let mut rembs: Vec<(usize, u64)> = Vec::new();
@@ -1548,22 +1543,31 @@ impl Forwarder {
     /// numbers and timestamps at its first packet, and its video waits for a keyframe
     /// (the first packets of a new stream are asked for as a keyframe when it connects).
     fn publisher_replaced(&mut self, call: Uuid, source: Publisher) {
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        for &idx in &c.members {
-            let Some(p) = self.peers[idx].as_mut() else {
-                continue;
-            };
-            for slot in p.slots.iter_mut().filter(|s| s.source == source) {
-                slot.seq.pause();
-                slot.ts.rebase();
-                if slot.kind == RtpCodecKind::Video {
-                    slot.awaiting_keyframe = true;
-                }
+        self.for_slots_of(call, source, |slot| {
+            slot.seq.pause();
+            slot.ts.rebase();
+            if slot.kind == RtpCodecKind::Video {
+                slot.awaiting_keyframe = true;
             }
-        }
+        });
     }
+}
+
+/// The ICE host candidate for `addr` (UDP, component 1).
+fn host_candidate(addr: SocketAddr) -> Result<RTCIceCandidateInit, MediaError> {
+    let host = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .map_err(internal)?;
+    RTCIceCandidate::from(&host).to_json().map_err(internal)
 }
 
 /// What a publisher is told it may send for video, given the lowest estimate among its

@@ -185,20 +185,9 @@ impl TestPeer {
     fn offer(&mut self, now: Instant) -> String {
         let offer = self.pc.create_offer(None).unwrap();
         self.pc.set_local_description(now, offer).unwrap();
-        let host = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: self.addr.ip().to_string(),
-                port: self.addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .unwrap();
-        let init = RTCIceCandidate::from(&host).to_json().unwrap();
-        self.pc.add_local_candidate(init).unwrap();
+        self.pc
+            .add_local_candidate(host_candidate(self.addr).unwrap())
+            .unwrap();
         self.pc.local_description().unwrap().sdp.clone()
     }
 
