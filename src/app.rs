@@ -100,7 +100,10 @@ impl App {
                 workers: m.workers,
                 announce: m.announce,
                 allowed_networks: m.allowed_networks.clone(),
-                pause_video_on_weak_links: m.pause_video_on_weak_links,
+                adaptation: crate::sfu::Adaptation {
+                    pause_video_on_weak_links: m.pause_video_on_weak_links,
+                    audio_redundancy: m.audio_redundancy,
+                },
             })
             .map_err(|e| {
                 anyhow::anyhow!(

@@ -111,6 +111,7 @@ pub struct MediaFile {
     pub turn_ttl_secs: u32,
     pub instant_connect_position: u32,
     pub pause_video_on_weak_links: bool,
+    pub audio_redundancy: bool,
 }
 
 /// Validated media settings.
@@ -128,6 +129,7 @@ pub struct MediaSettings {
     pub turn_ttl_secs: u32,
     pub instant_connect_position: u32,
     pub pause_video_on_weak_links: bool,
+    pub audio_redundancy: bool,
 }
 
 /// The configuration as written (file, environment, flags), before validation.
@@ -314,6 +316,7 @@ impl MediaFile {
             turn_ttl_secs: self.turn_ttl_secs,
             instant_connect_position: self.instant_connect_position,
             pause_video_on_weak_links: self.pause_video_on_weak_links,
+            audio_redundancy: self.audio_redundancy,
         })
     }
 }

@@ -643,6 +643,8 @@ pub struct MediaOut {
     pub extensions_refused: u64,
     pub keyframe_requests_in: u64,
     pub keyframe_requests_out: u64,
+    /// Keyframe requests from receivers not passed on (at most one a second per stream).
+    pub keyframe_requests_throttled: u64,
     pub refused_sources: u64,
     pub refused_candidates: u64,
     /// Datagrams dropped because they named no peer (a connectivity check with an unknown
@@ -664,6 +666,10 @@ pub struct MediaOut {
     pub video_pauses: u64,
     pub video_resumes: u64,
     pub video_paused_dropped: u64,
+    /// Audio packets sent with redundancy (RED) to legs whose downlink loses audio, and
+    /// RED packets refused as malformed.
+    pub audio_redundant_out: u64,
+    pub audio_red_malformed: u64,
     pub setup_timeouts: u64,
     pub renegotiations: u64,
     pub ice_restarts: u64,
@@ -702,6 +708,7 @@ pub async fn media_stats(
         extensions_refused: s.extensions_refused,
         keyframe_requests_in: s.keyframe_requests_in,
         keyframe_requests_out: s.keyframe_requests_out,
+        keyframe_requests_throttled: s.keyframe_requests_throttled,
         refused_sources: s.sources_refused,
         refused_candidates: s.candidates_refused,
         unknown_ufrag: s.unknown_ufrag,
@@ -715,6 +722,8 @@ pub async fn media_stats(
         video_pauses: s.video_pauses,
         video_resumes: s.video_resumes,
         video_paused_dropped: s.video_paused_dropped,
+        audio_redundant_out: s.audio_redundant_out,
+        audio_red_malformed: s.audio_red_malformed,
         setup_timeouts: s.setup_timeouts,
         renegotiations: s.renegotiations,
         ice_restarts: s.ice_restarts,

@@ -341,7 +341,7 @@ impl MediaClient {
             gathered: gathered_tx,
             state: state_tx,
         });
-        let mut me = codec::media_engine()?;
+        let mut me = codec::media_engine(false)?;
         let registry = codec::registry(&mut me, codec::Estimate::default())?;
         let pc: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()

@@ -36,6 +36,9 @@ use rtc::sansio::Protocol;
 pub const PT_OPUS: u8 = 111;
 pub const PT_VP8: u8 = 96;
 pub const PT_H264: u8 = 102;
+/// RED over Opus (RFC 2198), at Chromium's payload type.
+pub const PT_RED: u8 = 63;
+pub const MIME_TYPE_RED: &str = "audio/red";
 
 /// A video codec the SFU forwards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,7 +118,21 @@ pub fn opus() -> RTCRtpCodec {
         mime_type: MIME_TYPE_OPUS.to_owned(),
         clock_rate: 48_000,
         channels: 2,
-        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        // Wideband speech at up to 24 kbit/s (Chromium's default is 32): less for a weak
+        // uplink to carry, and what is saved is left to video.
+        sdp_fmtp_line: "minptime=10;useinbandfec=1;maxaveragebitrate=24000".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// RED whose blocks are Opus at [`PT_OPUS`] (each leg's own payload types come from its
+/// offer: see `forwarder::prefer_audio`).
+pub fn red() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_RED.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: format!("{PT_OPUS}/{PT_OPUS}"),
         rtcp_feedback: vec![],
     }
 }
@@ -177,8 +194,9 @@ pub const EXT_AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 /// publisher's negotiation is over before it is known who will receive it).
 pub const FORWARDED_EXTENSIONS: &[&str] = &[EXT_AUDIO_LEVEL];
 
-/// Opus/111, VP8/96 and H.264/102 with the forwarded header extensions.
-pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
+/// Opus/111, VP8/96 and H.264/102 with the forwarded header extensions, and with `red`
+/// RED/63 over Opus (the server's engine; the test client leaves it out, as Firefox does).
+pub fn media_engine(red: bool) -> Result<MediaEngine, rtc::shared::error::Error> {
     let mut me = MediaEngine::default();
     me.register_header_extension(
         RTCRtpHeaderExtensionCapability {
@@ -187,11 +205,15 @@ pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
         RtpCodecKind::Audio,
         None,
     )?;
+    let red = red.then(|| (self::red(), PT_RED, RtpCodecKind::Audio));
     for (codec, payload_type, kind) in [
         (opus(), PT_OPUS, RtpCodecKind::Audio),
         (vp8(), PT_VP8, RtpCodecKind::Video),
         (h264(), PT_H264, RtpCodecKind::Video),
-    ] {
+    ]
+    .into_iter()
+    .chain(red)
+    {
         me.register_codec(
             RTCRtpCodecParameters {
                 rtp_codec: codec,

@@ -12,6 +12,7 @@ pub mod client;
 pub mod codec;
 mod forwarder;
 pub mod latency;
+mod red;
 mod rewrite;
 mod wire;
 mod worker;
@@ -162,8 +163,16 @@ pub struct MediaConfig {
     pub announce: Option<IpAddr>,
     /// Networks that media may come from; anything else is dropped unread.
     pub allowed_networks: Vec<Cidr>,
+    pub adaptation: Adaptation,
+}
+
+/// How calls adapt to weak links (`[media]` settings).
+#[derive(Clone, Copy, Debug)]
+pub struct Adaptation {
     /// Pause video on links too weak for it beside speech (see `forwarder::gate`).
     pub pause_video_on_weak_links: bool,
+    /// Send audio with redundancy (RED) to legs whose downlink loses it (see `red`).
+    pub audio_redundancy: bool,
 }
 
 /// Counters of one worker, or summed over all.
@@ -212,6 +221,10 @@ pub struct WorkerStats {
     pub video_resumes: u64,
     /// Video packets not forwarded while their direction was paused.
     pub video_paused_dropped: u64,
+    /// Audio packets sent with the previous packet as a redundant block (RED), and RED
+    /// packets refused as malformed.
+    pub audio_redundant_out: u64,
+    pub audio_red_malformed: u64,
     pub sources_refused: u64,
     pub candidates_refused: u64,
     pub send_dropped: u64,
@@ -261,6 +274,8 @@ impl WorkerStats {
             video_pauses,
             video_resumes,
             video_paused_dropped,
+            audio_redundant_out,
+            audio_red_malformed,
             sources_refused,
             candidates_refused,
             send_dropped,
@@ -308,7 +323,7 @@ impl Sfu {
                 cfg.announce,
                 i,
                 allowed.clone(),
-                cfg.pause_video_on_weak_links,
+                cfg.adaptation,
                 COMMAND_QUEUE,
             )?;
             workers.push(WorkerHandle { tx, addr });

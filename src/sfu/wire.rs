@@ -83,28 +83,30 @@ pub fn sdp_directions(sdp: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The lines (trimmed) of an SDP's first media section of `kind` (`audio`, `video`), after
+/// its `m=` line. A section with port 0 and `a=bundle-only` is bundled (Firefox), not
+/// rejected, so the port does not matter.
+fn first_section<'a>(sdp: &'a str, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let is_kind = move |line: &str| {
+        line.strip_prefix("m=")
+            .and_then(|m| m.strip_prefix(kind))
+            .is_some_and(|rest| rest.starts_with(' '))
+    };
+    sdp.lines()
+        .map(str::trim)
+        .skip_while(move |l| !is_kind(l))
+        .skip(1)
+        .take_while(|l| !l.starts_with("m="))
+}
+
 /// The video codecs the server forwards that an offer's first video section lists, with
 /// the payload type the offer gives each, in the offer's order (empty when it has none, or
 /// no video). H.264 counts with packetization mode 1 in the baseline family
 /// (`profile-level-id` 42xxxx: constrained baseline is what every WebRTC endpoint sends).
 pub fn offered_video_codecs(sdp: &str) -> Vec<(VideoCodec, u8)> {
-    let mut in_video = false;
-    let mut seen_video = false;
     let mut rtpmap: Vec<(&str, VideoCodec)> = Vec::new();
     let mut fmtp: Vec<(&str, &str)> = Vec::new();
-    for line in sdp.lines().map(str::trim) {
-        if let Some(m) = line.strip_prefix("m=") {
-            if seen_video {
-                break;
-            }
-            // Port 0 with `a=bundle-only` is a bundled section (Firefox), not a rejected one.
-            in_video = m.starts_with("video ");
-            seen_video = in_video;
-            continue;
-        }
-        if !in_video {
-            continue;
-        }
+    for line in first_section(sdp, "video") {
         if let Some(rest) = line.strip_prefix("a=rtpmap:") {
             let mut parts = rest.split_whitespace();
             if let (Some(pt), Some(enc)) = (parts.next(), parts.next()) {
@@ -180,6 +182,49 @@ pub fn offers_opus(sdp: &str) -> bool {
     })
 }
 
+/// The audio formats of an offer's first audio section that the server uses: Opus's
+/// payload type, and RED's with its format line when RED carries that Opus (Chromium
+/// offers `red/48000/2` with `fmtp:63 111/111`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferedAudio {
+    pub opus: u8,
+    pub red: Option<(u8, String)>,
+}
+
+pub fn offered_audio(sdp: &str) -> Option<OfferedAudio> {
+    let mut opus: Option<u8> = None;
+    let mut reds: Vec<u8> = Vec::new();
+    let mut fmtp: Vec<(u8, &str)> = Vec::new();
+    for line in first_section(sdp, "audio") {
+        if let Some(rest) = line.strip_prefix("a=rtpmap:") {
+            let mut parts = rest.split_whitespace();
+            let (Some(Ok(pt)), Some(enc)) = (parts.next().map(str::parse::<u8>), parts.next())
+            else {
+                continue;
+            };
+            let enc = enc.to_ascii_lowercase();
+            if enc.starts_with("opus/48000") {
+                opus = opus.or(Some(pt));
+            } else if enc.starts_with("red/48000") {
+                reds.push(pt);
+            }
+        } else if let Some(rest) = line.strip_prefix("a=fmtp:") {
+            if let Some((Ok(pt), params)) = rest.split_once(' ').map(|(p, f)| (p.parse(), f)) {
+                fmtp.push((pt, params.trim()));
+            }
+        }
+    }
+    let opus = opus?;
+    // RED whose every block is this Opus ("111/111", or "111/111/111" for two redundant
+    // blocks): anything else carries a codec the server does not forward.
+    let red = reds.into_iter().find_map(|pt| {
+        let (_, line) = fmtp.iter().find(|(p, _)| *p == pt)?;
+        let carries_opus = line.split('/').all(|b| b.trim().parse::<u8>() == Ok(opus));
+        carries_opus.then(|| (pt, (*line).to_owned()))
+    });
+    Some(OfferedAudio { opus, red })
+}
+
 /// The connection address of an `a=candidate:` line or a bare `candidate:` attribute.
 pub fn candidate_ip(candidate: &str) -> Option<&str> {
     let c = candidate.trim();
@@ -245,7 +290,45 @@ mod tests {
                    a=fmtp:98 packetization-mode=1;profile-level-id=4é01f\r\n";
         assert!(offered_video_codecs(odd).is_empty());
         assert!(offers_opus(chromium));
+        assert_eq!(
+            offered_audio(chromium),
+            Some(OfferedAudio {
+                opus: 111,
+                red: None
+            })
+        );
         assert!(!offers_opus(other));
+    }
+
+    #[test]
+    fn red_is_used_only_when_it_carries_the_offered_opus() {
+        let audio = |lines: &str| {
+            format!("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n{lines}m=video 9 X 96\r\na=rtpmap:64 red/48000/2\r\na=fmtp:64 111/111\r\n")
+        };
+        let chromium = audio("a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n");
+        assert_eq!(
+            offered_audio(&chromium),
+            Some(OfferedAudio {
+                opus: 111,
+                red: Some((63, "111/111".into()))
+            })
+        );
+        // RED over another codec, RED without its format line, Firefox (no RED), no Opus.
+        let other =
+            audio("a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/0\r\n");
+        assert_eq!(offered_audio(&other).and_then(|a| a.red), None);
+        let bare = audio("a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\n");
+        assert_eq!(offered_audio(&bare).and_then(|a| a.red), None);
+        let firefox = "m=audio 9 UDP/TLS/RTP/SAVPF 109 9\r\na=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1\r\n\
+                       a=rtpmap:109 opus/48000/2\r\na=rtpmap:9 G722/8000/1\r\n";
+        assert_eq!(
+            offered_audio(firefox),
+            Some(OfferedAudio {
+                opus: 109,
+                red: None
+            })
+        );
+        assert_eq!(offered_audio(&audio("a=rtpmap:0 PCMU/8000\r\n")), None);
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn spawn(
     announce: Option<IpAddr>,
     index: usize,
     allowed: Arc<Vec<Cidr>>,
-    pause_video: bool,
+    adaptation: super::Adaptation,
     commands: usize,
 ) -> std::io::Result<(mpsc::Sender<Command>, SocketAddr)> {
     let sock = socket2::Socket::new(
@@ -93,7 +93,8 @@ pub fn spawn(
                 match UdpSocket::from_std(std_sock) {
                     Ok(socket) => {
                         let mut fwd = Forwarder::new(candidate_addr, allowed, Instant::now());
-                        fwd.pause_video_on_weak_links(pause_video);
+                        fwd.pause_video_on_weak_links(adaptation.pause_video_on_weak_links);
+                        fwd.audio_redundancy(adaptation.audio_redundancy);
                         Worker::new(index, socket, fwd).run(rx).await
                     }
                     Err(e) => tracing::error!(error = %e, "media worker socket"),

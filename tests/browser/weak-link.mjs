@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { LAB, ROOT, withPages } from './helpers.mjs';
 import { citizen, officer, decodes } from './participants.mjs';
@@ -61,6 +62,41 @@ class Shaper {
   async stop() { await this.cmd({ cmd: 'quit' }).catch(() => {}); this.proc.kill('SIGKILL'); }
 }
 
+/** One HTTPS request to the server (its certificate is the test's own), JSON in and out. */
+function api(method, path, body, token) {
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const req = request(new URL(path, BASE), { method, headers, rejectUnauthorized: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
+/** The server's media counters (`/api/media`, as a supervisor). */
+async function serverMedia() {
+  const { token } = await api('POST', '/api/login', { username: 'supervisor', password: process.env.SUNWAI_PASSWORD });
+  return api('GET', '/api/media', null, token);
+}
+
+const COUNTERS = ['audio_redundant_out', 'keyframe_requests_in', 'keyframe_requests_out', 'keyframe_requests_throttled', 'video_pauses', 'video_resumes'];
+
+/** The largest share of speech concealed in any `n` consecutive seconds of `series`. */
+function worstWindow(series, side, n) {
+  let worst = null;
+  for (let i = 0; i + n <= series.length; i++) {
+    const w = series.slice(i, i + n).map((p) => p[side]);
+    const samples = w.reduce((a, x) => a + (x.audio_samples || 0), 0);
+    const concealed = w.reduce((a, x) => a + (x.audio_concealed || 0), 0);
+    if (samples > 0) worst = Math.max(worst ?? 0, (100 * concealed) / samples);
+  }
+  return worst;
+}
+
 /** One page's inbound audio and video, and outbound video, from getStats(). */
 async function sample(page) {
   return page.evaluate(async () => {
@@ -100,6 +136,9 @@ function received(a, b, secs) {
     freeze: b.video.freeze - av.freeze,
   } : null;
   return {
+    audio_samples: au ? au.samples : null,
+    audio_concealed: au ? au.concealed : null,
+    keyframes: b.video ? (b.video.keyframes || 0) - (av.keyframes || 0) : null,
     concealed_pct: au && au.samples > 0 ? (100 * au.concealed) / au.samples : null,
     audio_lost_pct: au && au.received + au.lost > 0 ? (100 * au.lost) / (au.received + au.lost) : null,
     fps: vi ? vi.frames / secs : 0,
@@ -118,8 +157,28 @@ for (const cond of CONDITIONS) {
       o = await officer('chromium', OFFICER, 'officer1', BASE);
       c = await citizen('chromium', CITIZEN, BASE);
       await c.join(`weak ${cond.name}`);
+      const joined = Date.now();
+      // A citizen near the front sets up media while waiting (instant connect), as one who
+      // waited even a minute has: the accept follows once that connection is up (or after
+      // 30 s), so that the first audio measures the call, not the set-up.
+      // Each step of that set-up (signaling, ICE gathering and checks, DTLS), with its time.
+      let instantConnectMs = null;
+      const setup = [];
+      while (Date.now() - joined < 30000) {
+        const state = await c.page.evaluate(async () => {
+          const pc = window.sunwaiCallMedia && window.sunwaiCallMedia.pc;
+          if (!pc) return null;
+          let dtls = '';
+          (await pc.getStats()).forEach((r) => { if (r.type === 'transport') dtls = r.dtlsState; });
+          return `${pc.signalingState} ${pc.iceGatheringState} ${pc.iceConnectionState} dtls:${dtls} ${pc.connectionState}`;
+        });
+        if (state && (!setup.length || setup[setup.length - 1].state !== state)) setup.push({ ms: Date.now() - joined, state });
+        if (state && state.endsWith(' connected')) { instantConnectMs = Date.now() - joined; break; }
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await o.onDuty();
       await o.offered();
+      const before = await serverMedia();
       const accepted = Date.now();
       await o.accept();
       await c.inCall();
@@ -167,6 +226,8 @@ for (const cond of CONDITIONS) {
       }
       const total = (first[0].t && prev[0].t) ? (prev[0].t - first[0].t) / 1000 : cond.secs;
       const link = await shaper.cmd({ cmd: 'stats' });
+      const media = await serverMedia();
+      const server = Object.fromEntries(COUNTERS.map((k) => [k, media[k] - before[k]]));
       // Spans (seconds into the measurement) during which either page said video was paused.
       const paused = [];
       for (const p of series) {
@@ -179,8 +240,11 @@ for (const cond of CONDITIONS) {
         name: cond.name,
         video_paused: paused,
         first_audio_ms: firstAudio,
-        citizen: received(first[0], prev[0], total),
-        officer: received(first[1], prev[1], total),
+        instant_connect_ms: instantConnectMs,
+        setup,
+        citizen: { ...received(first[0], prev[0], total), worst_10s_concealed_pct: worstWindow(series, 'citizen', 10) },
+        officer: { ...received(first[1], prev[1], total), worst_10s_concealed_pct: worstWindow(series, 'officer', 10) },
+        server,
         series,
         link,
       });

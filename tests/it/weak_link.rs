@@ -12,6 +12,9 @@
 //! ```sh
 //! SUNWAI_WEAK_BENCH=full cargo test --release --test it weak_link -- --nocapture
 //! ```
+//!
+//! `SUNWAI_WEAK_NO_RED=1` runs the server without audio redundancy (`[media]
+//! audio_redundancy = false`), to measure what it brings.
 
 use std::process::Command;
 
@@ -74,7 +77,8 @@ async fn weak_link() {
     let _browsers = BROWSERS.lock().await;
     // Host 0: the citizen, behind the shaper; host 1: the officer.
     let lab = Lab::new_shaped(2, &[0]);
-    let app = spawn_app_in(&lab, |_| {}).await;
+    let red = std::env::var("SUNWAI_WEAK_NO_RED").map_or(true, |v| v != "1");
+    let app = spawn_app_in(&lab, |c| c.media.audio_redundancy = red).await;
     let results = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = Command::new("node");
     cmd.args([
@@ -100,10 +104,11 @@ async fn weak_link() {
     let text = std::fs::read_to_string(results.path()).unwrap();
     let runs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     println!("weak-link results (JSON): {text}");
+    println!("audio redundancy: {}", if red { "on" } else { "off" });
     println!(
-        "| condition | side | speech concealed | audio lost | video fps | frozen | resolution | first audio | video paused (s) |"
+        "| condition | side | speech concealed | worst 10 s | audio lost | video fps | frozen | keyframes | resolution | first audio | video paused (s) |"
     );
-    println!("|---|---|---:|---:|---:|---:|---|---:|---|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|");
     for r in &runs {
         for side in ["citizen", "officer"] {
             let s = &r[side];
@@ -117,12 +122,14 @@ async fn weak_link() {
                 })
                 .collect();
             println!(
-                "| {} | {side} | {} | {} | {:.1} | {:.1} s | {} | {} ms | {} |",
+                "| {} | {side} | {} | {} | {} | {:.1} | {:.1} s | {} | {} | {} ms | {} |",
                 r["name"].as_str().unwrap_or(""),
                 pct(&s["concealed_pct"]),
+                pct(&s["worst_10s_concealed_pct"]),
                 pct(&s["audio_lost_pct"]),
                 s["fps"].as_f64().unwrap_or(0.0),
                 s["frozen_secs"].as_f64().unwrap_or(0.0),
+                s["keyframes"],
                 s["resolution"].as_str().unwrap_or("–"),
                 r["first_audio_ms"][side].as_u64().unwrap_or(0),
                 if paused.is_empty() {
@@ -132,6 +139,14 @@ async fn weak_link() {
                 },
             );
         }
+    }
+    for r in &runs {
+        println!(
+            "server, {}: {}; the citizen's media connection was up {} ms after the waiting room showed",
+            r["name"].as_str().unwrap_or(""),
+            r["server"],
+            r["instant_connect_ms"]
+        );
     }
     assert_eq!(
         runs.len(),

@@ -111,6 +111,7 @@ export class CallMedia {
     this.selfReconnecting = false;
     this.peerReconnecting = false;
     this.videoRejected = false;
+    this.signalLost = false;
     // Create one CallMedia per page: it subscribes to the signal once, for every call.
     const on = (type, fn) => { signal.on(type, (m) => { if (this.active) fn(m); }); };
     on('sdp', (m) => this.#onSdp(m.description));
@@ -120,7 +121,15 @@ export class CallMedia {
     on('renegotiate', () => { if (this.pc && this.iceOpen) this.#offerAgain(this.pc); });
     on('video', (m) => this.#onVideo(m));
     on('rtt', (ms) => { if (!this.pc) this.ui.onQuality(qualityFromRtt(ms)); });
-    on('status', (s) => { if (s !== 'online') this.ui.onQuality('lost'); });
+    on('status', (s) => {
+      if (s !== 'online') { this.signalLost = true; this.ui.onQuality('lost'); return; }
+      // Back after the signaling connection was lost (the media connection may well have
+      // carried on): the server's news about this call's media (video paused, the other
+      // side reconnecting) went to the lost connection. Renegotiating on the same peer
+      // connection tells the server where to send it now, and it repeats what is paused.
+      if (this.signalLost && this.pc && this.iceOpen) this.#offerAgain(this.pc);
+      this.signalLost = false;
+    });
   }
 
   /** Starts the local camera (self view) and, where the server has media, negotiation.

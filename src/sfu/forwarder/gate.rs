@@ -136,6 +136,41 @@ impl VideoGate {
     }
 }
 
+/// Downlink audio loss (fraction) at which the server adds redundancy (RED) to the audio
+/// it sends over that link: one lost packet in a hundred is already audible.
+pub const REDUNDANCY_LOSS: f64 = 0.01;
+/// Redundancy stays on until the link has lost less than [`REDUNDANCY_LOSS`] at every
+/// observation for this long (it doubles the audio's payload, not worth it on a clean link,
+/// and mobile loss comes and goes).
+pub const REDUNDANCY_HOLD: Duration = Duration::from_secs(30);
+
+/// Whether one receiver's audio from one publisher carries redundancy. Pure, like the gate.
+#[derive(Clone, Debug, Default)]
+pub struct AudioRedundancy {
+    /// On since the last lossy observation at this instant.
+    lossy_at: Option<Instant>,
+}
+
+impl AudioRedundancy {
+    pub fn on(&self) -> bool {
+        self.lossy_at.is_some()
+    }
+
+    /// Takes one observation of the downlink's audio loss; returns whether redundancy is
+    /// on after it.
+    pub fn observe(&mut self, now: Instant, audio_loss: Option<f64>) -> bool {
+        if audio_loss.is_some_and(|l| l >= REDUNDANCY_LOSS) {
+            self.lossy_at = Some(now);
+        } else if self
+            .lossy_at
+            .is_some_and(|at| now.duration_since(at) >= REDUNDANCY_HOLD)
+        {
+            self.lossy_at = None;
+        }
+        self.on()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +255,22 @@ mod tests {
         assert_eq!(feed(&mut g, t0, 48, 25, GOOD), vec![]);
         assert_eq!(feed(&mut g, t0, 73, 4, WEAK), vec![(76, Change::Pause)]);
         assert_eq!(feed(&mut g, t0, 77, 15, GOOD), vec![(86, Change::Resume)]);
+    }
+
+    #[test]
+    fn redundancy_follows_the_downlink_loss_and_outlasts_it() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut r = AudioRedundancy::default();
+        assert!(!r.observe(at(0), Some(0.005)));
+        assert!(!r.observe(at(1), None));
+        assert!(r.observe(at(2), Some(0.02)));
+        // Clean for less than the hold: still on; a lossy second starts the hold again.
+        assert!(r.observe(at(20), Some(0.0)));
+        assert!(r.observe(at(25), Some(0.03)));
+        assert!(r.observe(at(54), Some(0.0)));
+        assert!(!r.observe(at(55), Some(0.0)));
+        assert!(!r.on());
     }
 
     proptest! {

@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
@@ -46,16 +46,32 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use uuid::Uuid;
 
 use super::codec::VideoCodec;
-use super::{codec, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats};
+use super::{
+    codec, red, rewrite, wire, Leg, LegEvent, LegEvents, MediaError, Publisher, WorkerStats,
+};
 use crate::config::Cidr;
-use gate::{Change, LinkSample, VideoGate};
+use gate::{AudioRedundancy, Change, LinkSample, VideoGate};
 
-/// Keyframe requests to one publisher's track are at most this frequent (a call's start
-/// and a receiver connecting force one at once). A second was tried, as keyframes weigh on
-/// a weak link: Chromium then often showed an officer who accepted at once the first frame
-/// only after 1.3–1.5 s instead of 0.6 s, so the gap stays short until keyframe requests are
-/// paced per receiver.
+/// Keyframe requests to one publisher's track that a receiver's decoder asked for (after
+/// loss) are passed on at most once a second: a keyframe is several times a delta frame's
+/// size, and the links that lose most, and ask most, can least afford them.
+const KEYFRAME_REPAIR_GAP: Duration = Duration::from_secs(1);
+/// A receiver still waiting for its first picture (or its first after a pause) has its
+/// request repeated sooner: it shows nothing until a keyframe comes, and with a second here
+/// Chromium showed an officer who accepted at once the first frame only after 1.3–1.5 s
+/// instead of 0.6 s.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+
+/// Why a keyframe is asked of a publisher, which decides how soon after the last request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keyframe {
+    /// A call starts, a receiver connects or video resumes: at once.
+    Now,
+    /// A receiver has no picture yet: at most every `KEYFRAME_REQUEST_GAP`.
+    FirstPicture,
+    /// A receiver's decoder lost its picture: at most every `KEYFRAME_REPAIR_GAP`.
+    Repair,
+}
 /// A publisher that still sends a codec some receiver lacks is asked again this often.
 const STEER_GAP: Duration = Duration::from_secs(3);
 /// A peer connection that has not connected this long after its answer is dropped.
@@ -71,6 +87,9 @@ const STALLED_AFTER: Duration = Duration::from_secs(3);
 /// What a receiver's estimate keeps back for audio (Opus with its overhead) when the rest is
 /// offered to the publisher's video, and the least a publisher is told it may send.
 const AUDIO_ALLOWANCE: u64 = 40_000;
+/// What redundancy adds to the audio when a receiver's downlink gets it: a second copy of
+/// each Opus frame (Chromium's ~32 kbit/s) and a 5-byte RED header per packet.
+const REDUNDANCY_ALLOWANCE: u64 = 35_000;
 const REMB_FLOOR: u64 = 30_000;
 /// The share of a receiver's estimate offered to the publisher, in per cent: the estimator
 /// over-shoots a shaped link once it has climbed to it (on the 300/150 kbit/s benchmark the
@@ -103,6 +122,11 @@ struct InTrack {
     loss: LossMeter,
     /// The video codec of the last payload type seen, and that payload type.
     codec: Option<(u8, Option<VideoCodec>)>,
+    /// Audio only: the last payload type seen, and whether it is RED.
+    red_in: Option<(u8, bool)>,
+    /// Audio only: the sequence number, timestamp and Opus payload of the newest packet
+    /// forwarded (what a receiver's redundant block carries with the next one).
+    last_audio: Option<(u16, u32, Bytes)>,
     /// Negotiated extension id → index into `codec::FORWARDED_EXTENSIONS` on this leg.
     ext_in: Vec<(u8, usize)>,
     receiver_id: RTCRtpReceiverId,
@@ -138,6 +162,10 @@ struct Slot {
     sending: bool,
     /// Video only: whether this leg's downlink carries this publisher's video.
     gate: VideoGate,
+    /// Audio only: RED's payload type on this leg, if it negotiated RED over Opus.
+    red_pt: Option<u8>,
+    /// Audio only: whether this leg's downlink loses enough audio for redundancy.
+    redundancy: AudioRedundancy,
 }
 
 /// Upstream audio loss above which a receiver's downlink is not judged this second.
@@ -229,6 +257,9 @@ struct Peer {
     kick: bool,
     /// Set when the first packet was forwarded to this leg after the call was linked.
     first_forwarded: bool,
+    /// The leg's page is to be told again, at the next sweep, which video of its call is
+    /// paused (its signaling connection was replaced: what was sent to the old one is lost).
+    retell_video: bool,
 }
 
 #[derive(Default)]
@@ -270,6 +301,8 @@ pub struct Forwarder {
     next_sweep: Instant,
     /// Whether video pauses on a weak link (`[media] pause_video_on_weak_links`).
     pause_video: bool,
+    /// Whether audio to a lossy downlink carries redundancy (`[media] audio_redundancy`).
+    audio_redundancy: bool,
 }
 
 impl Forwarder {
@@ -291,12 +324,19 @@ impl Forwarder {
             stats: WorkerStats::default(),
             next_sweep: now + SWEEP_EVERY,
             pause_video: true,
+            audio_redundancy: true,
         }
     }
 
     /// Whether video pauses on links too weak for it (on by default).
     pub fn pause_video_on_weak_links(&mut self, on: bool) {
         self.pause_video = on;
+    }
+
+    /// Whether audio sent over a lossy downlink carries RED (on by default; only to legs
+    /// that negotiated it).
+    pub fn audio_redundancy(&mut self, on: bool) {
+        self.audio_redundancy = on;
     }
 
     /// Runs every timer due at `now` and the sweep, then drains what the inputs since the
@@ -405,7 +445,11 @@ impl Forwarder {
                 .is_some_and(|p| p.session == session);
             if same {
                 if let (Some(p), Some(ev)) = (self.peers[idx].as_mut(), events) {
+                    // A page whose signaling connection was replaced renegotiates so that
+                    // the news reaches the new one; what went to the old one is repeated
+                    // once the answer is in (the next sweep).
                     p.events = Some(ev);
+                    p.retell_video = true;
                 }
                 return self.renegotiate(idx, sdp, now);
             }
@@ -543,6 +587,7 @@ impl Forwarder {
             }
         }
         let steered = prefer_codec(&mut pc, &offered, steered);
+        prefer_audio(&mut pc, wire::offered_audio(&sdp));
         match_offer_directions(&mut pc, &sdp, leg);
         pc.add_local_candidate(host_candidate(self.candidate_addr)?)
             .map_err(internal)?;
@@ -586,6 +631,7 @@ impl Forwarder {
             next_timeout,
             kick: false,
             first_forwarded: false,
+            retell_video: false,
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -655,7 +701,7 @@ impl Forwarder {
         self.inputs.insert(idx);
         // Video that starts again (on this leg, or from it) starts with a keyframe.
         for source in resumed.into_iter().chain(publisher) {
-            self.request_keyframe(call, source, now, true);
+            self.request_keyframe(call, source, now, Keyframe::Now);
         }
         Ok(answer.sdp)
     }
@@ -691,7 +737,7 @@ impl Forwarder {
             c.linked_at = Some(now);
         }
         for source in [Publisher::Citizen, Publisher::Officer] {
-            self.request_keyframe(call, source, now, true);
+            self.request_keyframe(call, source, now, Keyframe::Now);
         }
         // Before the first feedback there is no estimate: both sides start modestly.
         self.send_receiver_estimates(now);
@@ -843,7 +889,8 @@ impl Forwarder {
             for (call, idx, source) in stalled {
                 self.side_lost(call, idx, source);
             }
-            self.adapt_video(now);
+            self.adapt_to_links(now);
+            self.retell_video();
             self.send_receiver_estimates(now);
         }
     }
@@ -971,6 +1018,8 @@ impl Forwarder {
                             kind,
                             loss: LossMeter::default(),
                             codec: None,
+                            red_in: None,
+                            last_audio: None,
                             ext_in,
                             receiver_id: init.receiver_id,
                             ssrc: init.ssrc,
@@ -982,12 +1031,13 @@ impl Forwarder {
             }
         }
         if let Some(call) = wants_keyframes {
+            self.tell_video_state(call, idx);
             if self.calls.get(&call).is_some_and(|c| c.linked_at.is_some()) {
                 // Forced: the keyframe asked for when the call was linked may have gone by
                 // before this leg connected (an officer who accepts at once), and it must
                 // not wait out the throttle.
                 for source in [Publisher::Citizen, Publisher::Officer] {
-                    self.request_keyframe(call, source, now, true);
+                    self.request_keyframe(call, source, now, Keyframe::Now);
                 }
                 if let Some(source) = announce {
                     self.side_back(call, idx, source, now);
@@ -995,6 +1045,64 @@ impl Forwarder {
             }
         }
         n
+    }
+
+    /// Repeats the video state to the legs whose signaling connection was replaced.
+    fn retell_video(&mut self) {
+        let due: Vec<(Uuid, usize)> = self
+            .peers
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let p = p.as_mut()?;
+                std::mem::take(&mut p.retell_video).then_some((p.call, i))
+            })
+            .collect();
+        for (call, idx) in due {
+            self.tell_video_state(call, idx);
+        }
+    }
+
+    /// Tells leg `to` which video of its call is paused now: publishers' own weak uplinks
+    /// (paused before this leg connected, such as a citizen whose phone could not carry
+    /// video while waiting) and, when `to` publishes, the video paused for its own
+    /// downlink and (a citizen's or officer's) the video it sends paused for the other
+    /// side's downlink.
+    fn tell_video_state(&self, call: Uuid, to: usize) {
+        let (Some(c), Some(me)) = (self.calls.get(&call), self.peers[to].as_ref()) else {
+            return;
+        };
+        let Some(ev) = me.events.as_ref() else {
+            return;
+        };
+        let mine = me.leg.publisher();
+        for &idx in &c.members {
+            let Some(p) = self.peers[idx].as_ref() else {
+                continue;
+            };
+            let Some(publisher) = p.leg.publisher() else {
+                continue;
+            };
+            if p.uplink.paused() {
+                ev(LegEvent::Video {
+                    source: publisher,
+                    paused: true,
+                    link: publisher,
+                });
+            }
+            // `publisher`'s downlink: the video it receives that is paused for it, told to
+            // itself and to the sender of that video.
+            for slot in &p.slots {
+                let concerned = idx == to || mine == Some(slot.source);
+                if slot.kind == RtpCodecKind::Video && slot.gate.paused() && concerned {
+                    ev(LegEvent::Video {
+                        source: slot.source,
+                        paused: true,
+                        link: publisher,
+                    });
+                }
+            }
+        }
     }
 
     fn drain_reads(&mut self, idx: usize, now: Instant) -> usize {
@@ -1033,7 +1141,7 @@ impl Forwarder {
                     }
                     self.stats.keyframe_requests_in += 1;
                     let (call, source) = (p.call, slot.source);
-                    self.request_keyframe(call, source, now, false);
+                    self.request_keyframe(call, source, now, Keyframe::Repair);
                 }
                 _ => {}
             }
@@ -1093,6 +1201,47 @@ impl Forwarder {
             self.stats.video_paused_dropped += 1;
             return;
         }
+        // Audio: RED is cut to its primary block (the receivers get redundancy, if they
+        // need it, from the server); the newest Opus payload is kept for the next packet's
+        // redundant block. Only the packet right before this one is worth carrying.
+        let mut previous_audio = None;
+        if kind == RtpCodecKind::Audio {
+            let is_red = match t.red_in {
+                Some((pt, red)) if pt == pt_in => red,
+                _ => {
+                    let red = p.pc.rtp_receiver(t.receiver_id).is_some_and(|mut r| {
+                        r.get_parameters().rtp_parameters.codecs.iter().any(|c| {
+                            c.payload_type == pt_in
+                                && c.rtp_codec
+                                    .mime_type
+                                    .eq_ignore_ascii_case(codec::MIME_TYPE_RED)
+                        })
+                    });
+                    t.red_in = Some((pt_in, red));
+                    red
+                }
+            };
+            if is_red {
+                let Some((_, primary)) = red::primary(&pkt.payload) else {
+                    self.stats.audio_red_malformed += 1;
+                    return;
+                };
+                pkt.payload = primary;
+            }
+            let (seq, ts) = (pkt.header.sequence_number, pkt.header.timestamp);
+            let newest = t
+                .last_audio
+                .as_ref()
+                .is_none_or(|(last, _, _)| seq.wrapping_sub(*last) as i16 > 0);
+            if newest {
+                previous_audio = t
+                    .last_audio
+                    .replace((seq, ts, pkt.payload.clone()))
+                    .filter(|(last, _, _)| seq.wrapping_sub(*last) == 1);
+            }
+        }
+        // A RED payload built for one Opus payload type serves every leg that uses it.
+        let mut red_built: Option<(u8, Option<Bytes>)> = None;
         // End-to-end extensions only, kept in a fixed array: no allocation per packet.
         let kept = rewrite::strip_extensions(&mut pkt, &t.ext_in);
         let keyframe_start = video_codec.is_some_and(|c| c.keyframe_start(&pkt.payload));
@@ -1153,6 +1302,18 @@ impl Forwarder {
                         .iter()
                         .map(|u| exts.iter().find(|e| e.uri == *u).map_or(0, |e| e.id as u8))
                         .collect();
+                    if kind == RtpCodecKind::Audio {
+                        slot.red_pt = params
+                            .rtp_parameters
+                            .codecs
+                            .iter()
+                            .find(|c| {
+                                c.rtp_codec
+                                    .mime_type
+                                    .eq_ignore_ascii_case(codec::MIME_TYPE_RED)
+                            })
+                            .map(|c| c.payload_type);
+                    }
                     if previous.is_some() && kind == RtpCodecKind::Video {
                         // The publisher changed codec: the receiver's decoder starts again
                         // at a keyframe of the new one.
@@ -1176,6 +1337,30 @@ impl Forwarder {
                 }
                 slot.awaiting_keyframe = false;
             }
+            // Redundancy for a leg whose downlink loses audio: this packet carries the
+            // previous one too.
+            let mut out_pt = pt;
+            let mut red_payload = None;
+            if let (true, Some(red_pt), Some((_, prev_ts, prev))) = (
+                self.audio_redundancy && slot.redundancy.on(),
+                slot.red_pt,
+                previous_audio.as_ref(),
+            ) {
+                let built = match &red_built {
+                    Some((opus, built)) if *opus == pt => built.clone(),
+                    _ => {
+                        let offset = pkt.header.timestamp.wrapping_sub(*prev_ts);
+                        let built = red::with_previous(pt, prev, offset, &pkt.payload);
+                        red_built = Some((pt, built.clone()));
+                        built
+                    }
+                };
+                if let Some(built) = built {
+                    red_payload = Some(built);
+                    out_pt = red_pt;
+                    self.stats.audio_redundant_out += 1;
+                }
+            }
             // The last receiver takes the packet itself; the others a copy (the payload is
             // shared, not copied).
             let this = if Some(n) == last {
@@ -1186,7 +1371,10 @@ impl Forwarder {
             let seq = slot.seq.map(this.header.sequence_number);
             let mut this = this;
             this.header.timestamp = slot.ts.map(this.header.timestamp, now, clock_rate);
-            let out = rewrite::for_leg(this, slot.ssrc, pt, seq, &kept, &slot.ext_out);
+            if let Some(payload) = red_payload {
+                this.payload = payload;
+            }
+            let out = rewrite::for_leg(this, slot.ssrc, out_pt, seq, &kept, &slot.ext_out);
             let had_ext = out.header.extension;
             // A copy for the retry below only when there is something to retry without.
             let retry = had_ext.then(|| out.clone());
@@ -1223,7 +1411,7 @@ impl Forwarder {
         }
         if wants_keyframe {
             // Repeats a keyframe request that was lost, no more often than the throttle.
-            self.request_keyframe(call, source, now, false);
+            self.request_keyframe(call, source, now, Keyframe::FirstPicture);
         }
         if unshared {
             // Normally settled when the second leg joined; a publisher that ignored the
@@ -1256,17 +1444,20 @@ impl Forwarder {
     /// no video; both pages are told (the publisher's stops encoding for nobody) and told
     /// again when it resumes, from a keyframe. A monitor's downlink pauses only its own
     /// video and tells nobody.
-    fn adapt_video(&mut self, now: Instant) {
-        if !self.pause_video {
+    /// Once a sweep: judges each direction's link from the audio it lost, pausing or
+    /// resuming video (`gate`) and turning redundancy for a receiver's audio on or off.
+    fn adapt_to_links(&mut self, now: Instant) {
+        let (pause_video, redundancy) = (self.pause_video, self.audio_redundancy);
+        if !pause_video && !redundancy {
             return;
         }
         let mut changes: Vec<(Uuid, Publisher, Change, Publisher, LinkSample)> = Vec::new();
         for c in self.calls.values() {
-            if c.linked_at.is_none() {
-                continue;
-            }
             // Uplinks first: what a receiver reports lost includes what never reached the
-            // server, which is not its downlink's doing.
+            // server, which is not its downlink's doing. A publisher's uplink is judged
+            // from its connection on, also before the call is linked: a citizen who waits
+            // with instant connect and whose phone cannot carry video beside speech starts
+            // the call with video paused, instead of losing its first seconds of speech.
             let mut uplink_loss = [0.0f64; 2];
             for &idx in &c.members {
                 let Some(p) = self.peers[idx].as_mut() else {
@@ -1282,7 +1473,7 @@ impl Forwarder {
                     .filter_map(|t| t.loss.sample())
                     .reduce(f64::max);
                 uplink_loss[side_index(source)] = loss.unwrap_or(0.0);
-                if !p.connected || now < p.judge_links_after {
+                if !pause_video || !p.connected || now < p.judge_links_after {
                     continue;
                 }
                 let sample = LinkSample {
@@ -1293,11 +1484,14 @@ impl Forwarder {
                     changes.push((p.call, source, ch, source, sample));
                 }
             }
+            if c.linked_at.is_none() {
+                continue; // nothing is sent to anyone yet
+            }
             for &idx in &c.members {
                 let Some(p) = self.peers[idx].as_mut() else {
                     continue;
                 };
-                if !p.connected || now < p.judge_links_after {
+                if !p.connected {
                     continue;
                 }
                 // The report is the worst of the audio streams this leg receives (a monitor
@@ -1318,6 +1512,28 @@ impl Forwarder {
                     audio_loss: p.estimate.audio_loss().map(|l| (l - upstream).max(0.0)),
                     estimate: p.estimate.bits_per_second(),
                 };
+                if redundancy {
+                    for slot in p.slots.iter_mut() {
+                        if slot.kind != RtpCodecKind::Audio || slot.red_pt.is_none() {
+                            continue;
+                        }
+                        let was = slot.redundancy.on();
+                        if slot.redundancy.observe(now, sample.audio_loss) != was {
+                            tracing::info!(
+                                call = %p.call,
+                                audio = slot.source.name(),
+                                to = p.leg.kind_name(),
+                                redundancy = !was,
+                                audio_loss = ?sample.audio_loss,
+                                "media: audio redundancy for a lossy downlink"
+                            );
+                        }
+                    }
+                }
+                // Video: not in the first seconds after a (re)connection.
+                if !pause_video || now < p.judge_links_after {
+                    continue;
+                }
                 let receiver = p.leg.publisher();
                 for slot in p.slots.iter_mut() {
                     if slot.kind != RtpCodecKind::Video || !slot.sending {
@@ -1346,7 +1562,7 @@ impl Forwarder {
                     // The publisher's own link: every receiver starts again at a keyframe.
                     self.restart_video_of(call, source);
                 }
-                self.request_keyframe(call, source, now, true);
+                self.request_keyframe(call, source, now, Keyframe::Now);
             }
             tracing::info!(
                 %call,
@@ -1407,10 +1623,10 @@ impl Forwarder {
         }
     }
 
-    /// Tells each publisher in a live call what the other side's link carries: REMB with
-    /// [`remb_for`] the lowest send-side estimate among the legs that receive its video
-    /// and are not paused (monitors do not count: listening in never lowers what the two
-    /// sides get). Browsers take it as a cap on their own estimate, so the officer's encoder
+    /// Tells each publisher in a live call what the other side's link carries: the lowest
+    /// REMB, by [`remb_for`], among the legs that receive its video and are not paused
+    /// (with the redundancy of its audio held back where a leg gets it). Monitors do not
+    /// count: listening in never lowers what the two sides get. Browsers take it as a cap on their own estimate, so the officer's encoder
     /// lowers bitrate, frame rate and resolution for a citizen on a weak downlink.
     fn send_receiver_estimates(&mut self, now: Instant) {
         let mut rembs: Vec<(usize, u64)> = Vec::new();
@@ -1435,10 +1651,19 @@ impl Forwarder {
                                 && !s.gate.paused()
                         })
                     })
-                    .map(|r| r.estimate.bits_per_second().unwrap_or(START_ESTIMATE))
+                    .map(|r| {
+                        let redundant = self.audio_redundancy
+                            && r.slots.iter().any(|s| {
+                                s.source == source
+                                    && s.kind == RtpCodecKind::Audio
+                                    && s.redundancy.on()
+                            });
+                        let estimate = r.estimate.bits_per_second().unwrap_or(START_ESTIMATE);
+                        remb_for(estimate, redundant)
+                    })
                     .min();
                 if let Some(lowest) = lowest {
-                    rembs.push((p, remb_for(lowest)));
+                    rembs.push((p, lowest));
                 }
             }
         }
@@ -1465,9 +1690,14 @@ impl Forwarder {
         }
     }
 
-    /// Sends a PLI for `source`'s video in `call`, at most every `KEYFRAME_REQUEST_GAP`
-    /// (unless `force`, when a call starts).
-    fn request_keyframe(&mut self, call: Uuid, source: Publisher, now: Instant, force: bool) {
+    /// Sends a PLI for `source`'s video in `call`, no sooner after the last one than `why`
+    /// allows.
+    fn request_keyframe(&mut self, call: Uuid, source: Publisher, now: Instant, why: Keyframe) {
+        let gap = match why {
+            Keyframe::Now => Duration::ZERO,
+            Keyframe::FirstPicture => KEYFRAME_REQUEST_GAP,
+            Keyframe::Repair => KEYFRAME_REPAIR_GAP,
+        };
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -1484,8 +1714,8 @@ impl Forwarder {
                 }
                 let recent = t
                     .last_keyframe_request
-                    .is_some_and(|last| now.duration_since(last) < KEYFRAME_REQUEST_GAP);
-                if recent && !force {
+                    .is_some_and(|last| now.duration_since(last) < gap);
+                if recent {
                     self.stats.keyframe_requests_throttled += 1;
                     continue;
                 }
@@ -1572,14 +1802,20 @@ fn host_candidate(addr: SocketAddr) -> Result<RTCIceCandidateInit, MediaError> {
 
 /// What a publisher is told it may send for video, given the lowest estimate among its
 /// receivers.
-fn remb_for(estimate: u64) -> u64 {
+fn remb_for(estimate: u64, redundant_audio: bool) -> u64 {
+    let audio = AUDIO_ALLOWANCE
+        + if redundant_audio {
+            REDUNDANCY_ALLOWANCE
+        } else {
+            0
+        };
     (estimate * ESTIMATE_SHARE / 100)
-        .saturating_sub(AUDIO_ALLOWANCE)
+        .saturating_sub(audio)
         .max(REMB_FLOOR)
 }
 
 fn build_pc(now: Instant) -> Result<(RTCPeerConnection, codec::Estimate), MediaError> {
-    let mut me = codec::media_engine().map_err(internal)?;
+    let mut me = codec::media_engine(true).map_err(internal)?;
     let estimate = codec::Estimate::default();
     let registry = codec::registry(&mut me, estimate.clone()).map_err(internal)?;
     let settings = SettingEngineBuilder::new()
@@ -1649,6 +1885,8 @@ fn add_slot(
         ts: rewrite::TsMap::default(),
         sending: true,
         gate: VideoGate::default(),
+        red_pt: None,
+        redundancy: AudioRedundancy::default(),
     })
 }
 
@@ -1674,22 +1912,60 @@ fn prefer_codec(
     if codecs.is_empty() {
         return None;
     }
+    set_preferences(pc, RtpCodecKind::Video, &codecs);
+    order.first().copied()
+}
+
+/// Sets the codecs (in order) of the next answer for every section of `kind`.
+fn set_preferences(
+    pc: &mut RTCPeerConnection,
+    kind: RtpCodecKind,
+    codecs: &[RTCRtpCodecParameters],
+) {
     let ids: Vec<_> = pc.get_transceivers().collect();
     for id in ids {
-        let receiver = pc.rtp_transceiver(id).and_then(|t| t.receiver());
-        let video = receiver
+        let of_kind = pc
+            .rtp_transceiver(id)
+            .and_then(|t| t.receiver())
             .and_then(|r| pc.rtp_receiver(r))
-            .is_some_and(|r| r.track().kind() == RtpCodecKind::Video);
-        if !video {
+            .is_some_and(|r| r.track().kind() == kind);
+        if !of_kind {
             continue;
         }
         if let Some(mut t) = pc.rtp_transceiver(id) {
-            if let Err(e) = t.set_codec_preferences(codecs.clone()) {
-                tracing::debug!(error = %e, "media: codec preferences refused");
+            if let Err(e) = t.set_codec_preferences(codecs.to_vec()) {
+                tracing::debug!(error = %e, ?kind, "media: codec preferences refused");
             }
         }
     }
-    order.first().copied()
+}
+
+/// When the offer has RED over its Opus, answers every audio section with Opus first (what
+/// the browser sends: its uplink is protected by Opus's own FEC) and RED second (what the
+/// server may send to it when its downlink loses audio). Otherwise the answer is Opus
+/// alone, as the audio track's codec makes it.
+fn prefer_audio(pc: &mut RTCPeerConnection, offered: Option<wire::OfferedAudio>) {
+    let Some(wire::OfferedAudio {
+        opus,
+        red: Some((red_pt, red_fmtp)),
+    }) = offered
+    else {
+        return;
+    };
+    let codecs = vec![
+        RTCRtpCodecParameters {
+            rtp_codec: codec::opus(),
+            payload_type: opus,
+        },
+        RTCRtpCodecParameters {
+            rtp_codec: rtc::rtp_transceiver::rtp_sender::RTCRtpCodec {
+                sdp_fmtp_line: red_fmtp,
+                ..codec::red()
+            },
+            payload_type: red_pt,
+        },
+    ];
+    set_preferences(pc, RtpCodecKind::Audio, &codecs);
 }
 
 /// rtc 0.21 answers each media section with its transceiver's own direction, whatever the

@@ -71,6 +71,12 @@ impl Interceptor for DeliverRtcp {
 #[derive(Default)]
 struct Seen {
     audio: u64,
+    /// Audio packets that came as RED, and those whose redundant block was the frame
+    /// published just before the primary one.
+    red: u64,
+    red_with_previous: u64,
+    /// Opus packets whose payload was not one whole frame as published.
+    opus_mangled: u64,
     video: u64,
     /// Whether the first video packet received started a keyframe.
     first_video_keyframe: Option<bool>,
@@ -97,6 +103,10 @@ struct TestPeer {
     next_frame: Instant,
     /// Video frames sent as 3 packets each; the next one is a keyframe.
     keyframe_due: bool,
+    /// It publishes its audio as RED (each packet carrying the previous frame too), and
+    /// its next audio packet as RED whose block header runs past the payload.
+    send_red: bool,
+    send_bad_red: bool,
     /// False: it sends nothing (its network is down) and hears nothing.
     online: bool,
     /// Fractions of the datagrams to it and from it that its network loses.
@@ -129,8 +139,9 @@ fn test_track(kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
 }
 
 impl TestPeer {
-    fn new(leg: Leg, addr: SocketAddr, now: Instant) -> TestPeer {
-        let mut me = codec::media_engine().unwrap();
+    /// `red`: it offers RED over Opus, as Chromium does (Firefox does not).
+    fn new(leg: Leg, addr: SocketAddr, red: bool, now: Instant) -> TestPeer {
+        let mut me = codec::media_engine(red).unwrap();
         let registry = register_default_interceptors(Registry::new(), &mut me)
             .unwrap()
             .with(ISlot::from(14_000usize), DeliverRtcp::default());
@@ -171,6 +182,8 @@ impl TestPeer {
             frames: 0,
             next_frame: now,
             keyframe_due: true,
+            send_red: false,
+            send_bad_red: false,
             online: true,
             down_loss: 0.0,
             up_loss: 0.0,
@@ -203,15 +216,28 @@ impl TestPeer {
         let Some(mut sender) = self.pc.rtp_sender(id) else {
             return;
         };
-        let Some(pt) = sender
-            .get_parameters()
-            .rtp_parameters
-            .codecs
-            .first()
-            .map(|c| c.payload_type)
-        else {
+        let codecs = sender.get_parameters().rtp_parameters.codecs.clone();
+        let Some(mut pt) = codecs.first().map(|c| c.payload_type) else {
             return;
         };
+        let mut payload = payload;
+        let red_pt = codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type == codec::MIME_TYPE_RED)
+            .map(|c| c.payload_type);
+        if let (0, true, Some(red_pt)) = (kind, self.send_red, red_pt) {
+            // Frame n's payload is n's low byte throughout (see `publish`).
+            let previous = vec![payload[0].wrapping_sub(1); payload.len()];
+            payload = red::with_previous(pt, &previous, 960, &payload)
+                .unwrap()
+                .to_vec();
+            pt = red_pt;
+        }
+        if let (0, true, Some(red_pt)) = (kind, self.send_bad_red, red_pt) {
+            self.send_bad_red = false;
+            payload = vec![0x80 | pt, 0, 0x03, 0xff, pt, 1, 2, 3];
+            pt = red_pt;
+        }
         self.seq[kind] = self.seq[kind].wrapping_add(1);
         let pkt = rtp::Packet {
             header: rtp::header::Header {
@@ -237,7 +263,7 @@ impl TestPeer {
         self.next_frame = now + FRAME;
         self.frames += 1;
         let ts_audio = self.frames.wrapping_mul(960);
-        self.write(0, now, false, vec![0xfc; 60], ts_audio);
+        self.write(0, now, false, vec![self.frames as u8; 60], ts_audio);
         let ts_video = self.frames.wrapping_mul(1800);
         let key = std::mem::take(&mut self.keyframe_due);
         for part in 0..3u8 {
@@ -282,9 +308,27 @@ impl TestPeer {
                     if !self.seen.ssrcs.contains(&pkt.header.ssrc) {
                         self.seen.ssrcs.push(pkt.header.ssrc);
                     }
-                    // Payload type 111 is Opus on every leg of these tests.
+                    // Payload types are the server's on every leg of these tests.
                     if pkt.header.payload_type == codec::PT_OPUS {
                         self.seen.audio += 1;
+                        let p = &pkt.payload;
+                        if p.len() != 60 || p.iter().any(|b| *b != p[0]) {
+                            self.seen.opus_mangled += 1;
+                        }
+                    } else if pkt.header.payload_type == codec::PT_RED {
+                        self.seen.audio += 1;
+                        self.seen.red += 1;
+                        let (pt, primary) = red::primary(&pkt.payload).expect("well-formed RED");
+                        assert_eq!(pt, codec::PT_OPUS);
+                        let previous = &pkt.payload[5..pkt.payload.len() - primary.len()];
+                        let header =
+                            u32::from_be_bytes([0, pkt.payload[1], pkt.payload[2], pkt.payload[3]]);
+                        if header >> 10 == 960
+                            && previous.len() == primary.len()
+                            && previous.iter().all(|b| *b == primary[0].wrapping_sub(1))
+                        {
+                            self.seen.red_with_previous += 1;
+                        }
                     } else {
                         self.seen.video += 1;
                         let key = codec::vp8_keyframe_start(&pkt.payload);
@@ -343,9 +387,14 @@ impl Net {
 
     /// A leg joins `call`: its offer, the forwarder's answer. Returns the peer's index.
     fn join(&mut self, call: Uuid, leg: Leg) -> usize {
+        self.join_offering(call, leg, true)
+    }
+
+    /// As `join`, with or without RED in its offer.
+    fn join_offering(&mut self, call: Uuid, leg: Leg, red: bool) -> usize {
         let n = self.peers.len() as u8;
         let addr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, n + 2)), 5000);
-        let mut peer = TestPeer::new(leg, addr, self.now);
+        let mut peer = TestPeer::new(leg, addr, red, self.now);
         let offer = peer.offer(self.now);
         let events = self.events.clone();
         let tell: LegEvents = Arc::new(move |e| events.lock().unwrap().push((leg, e)));
@@ -484,7 +533,7 @@ fn linking_asks_each_publisher_for_a_keyframe_and_tells_it_a_modest_start() {
     for p in &net.peers {
         assert!(p.seen.plis >= 1, "{:?} was asked for a keyframe", p.leg);
         let first = *p.seen.rembs.first().expect("a receiver estimate");
-        assert_eq!(first, remb_for(START_ESTIMATE));
+        assert_eq!(first, remb_for(START_ESTIMATE, false));
         assert!(first < START_ESTIMATE - AUDIO_ALLOWANCE && first > REMB_FLOOR);
     }
 }
@@ -635,6 +684,137 @@ fn a_citizens_weak_uplink_pauses_their_own_video_for_everyone() {
     );
 }
 
+#[test]
+fn a_citizen_whose_uplink_cannot_carry_video_while_waiting_starts_the_call_with_it_paused() {
+    let mut net = Net::new();
+    let call = Uuid::new_v4();
+    // Instant connect: the citizen's connection is up while they wait.
+    net.join(call, Leg::Citizen);
+    net.run(Duration::from_secs(2));
+    assert!(net.connected());
+    net.peers[0].up_loss = 0.3;
+    net.run(LINKS_SETTLE + Duration::from_secs(2));
+    let paused = LegEvent::Video {
+        source: Publisher::Citizen,
+        paused: true,
+        link: Publisher::Citizen,
+    };
+    assert_eq!(video_events(&net), vec![(Leg::Citizen, paused)]);
+    // The officer's connection comes later, and is told at once.
+    net.join(call, Leg::Officer);
+    net.run(Duration::from_secs(2));
+    assert!(video_events(&net).contains(&(Leg::Officer, paused)));
+    net.fwd.link(call, net.now);
+    net.run(Duration::from_secs(2));
+    let officer = &net.peers[1].seen;
+    assert_eq!(officer.video, 0, "no citizen video in the call");
+    assert!(
+        officer.audio > 50,
+        "the citizen is heard: {}",
+        officer.audio
+    );
+    assert!(
+        net.peers[0].seen.video > 0,
+        "the officer's video reaches the citizen"
+    );
+}
+
+#[test]
+fn a_page_whose_signaling_connection_was_replaced_is_told_again_what_is_paused() {
+    let (mut net, call) = two_sided();
+    net.fwd.link(call, net.now);
+    net.run(Duration::from_secs(2));
+    net.peers[0].up_loss = 0.3;
+    net.run(LINKS_SETTLE);
+    let paused = LegEvent::Video {
+        source: Publisher::Citizen,
+        paused: true,
+        link: Publisher::Citizen,
+    };
+    assert!(video_events(&net).contains(&(Leg::Citizen, paused)));
+    // The citizen's page lost its signaling connection (the media went on) and renegotiates
+    // over the new one: the news now goes there, starting with what is paused.
+    let fresh: Events = Arc::default();
+    let sink = fresh.clone();
+    let tell: LegEvents = Arc::new(move |e| sink.lock().unwrap().push((Leg::Citizen, e)));
+    let pc = &mut net.peers[0].pc;
+    let offer = pc.create_offer(None).unwrap();
+    pc.set_local_description(net.now, offer).unwrap();
+    let offer = pc.local_description().unwrap().sdp.clone();
+    let answer = net
+        .fwd
+        .offer(call, Leg::Citizen, &offer, Some(tell), net.now)
+        .expect("a renegotiation is answered");
+    net.peers[0].answer(answer, net.now);
+    net.run(Duration::from_secs(2));
+    assert!(
+        fresh.lock().unwrap().contains(&(Leg::Citizen, paused)),
+        "told again: {:?}",
+        fresh.lock().unwrap()
+    );
+}
+
+#[test]
+fn a_lossy_downlink_gets_each_frame_twice_and_a_leg_without_red_plain_opus() {
+    let mut net = Net::new();
+    let call = Uuid::new_v4();
+    net.join(call, Leg::Citizen);
+    net.join_offering(call, Leg::Officer, false);
+    net.run(Duration::from_secs(2));
+    assert!(net.connected());
+    net.fwd.link(call, net.now);
+    net.run(Duration::from_secs(3));
+    assert_eq!(net.peers[0].seen.red, 0, "no redundancy on a clean link");
+    // Both downlinks lose 5 %; only the citizen's browser negotiated RED.
+    net.peers[0].down_loss = 0.05;
+    net.peers[1].down_loss = 0.05;
+    // The first report that counts a loss comes a second or two later.
+    net.run(Duration::from_secs(6));
+    let citizen = &net.peers[0].seen;
+    assert!(citizen.red > 100, "the citizen gets RED: {}", citizen.red);
+    assert!(
+        citizen.red_with_previous + 2 >= citizen.red,
+        "each RED packet carries the frame before it: {} of {}",
+        citizen.red_with_previous,
+        citizen.red
+    );
+    let officer = &net.peers[1].seen;
+    assert_eq!(officer.red, 0, "the officer did not negotiate RED");
+    assert!(officer.audio > 250 && officer.opus_mangled == 0);
+    assert!(net.fwd.stats().audio_redundant_out >= net.peers[0].seen.red);
+    // Clean again: redundancy ends once the hold has passed.
+    net.peers[0].down_loss = 0.0;
+    net.peers[1].down_loss = 0.0;
+    net.run(gate::REDUNDANCY_HOLD + Duration::from_secs(3));
+    let red = net.peers[0].seen.red;
+    net.run(Duration::from_secs(2));
+    assert_eq!(
+        net.peers[0].seen.red, red,
+        "no redundancy on a clean link again"
+    );
+}
+
+#[test]
+fn red_from_a_publisher_reaches_a_leg_without_red_as_its_opus_and_bad_red_is_dropped() {
+    let mut net = Net::new();
+    let call = Uuid::new_v4();
+    net.join(call, Leg::Citizen);
+    net.join_offering(call, Leg::Officer, false);
+    net.peers[0].send_red = true;
+    net.run(Duration::from_secs(2));
+    net.fwd.link(call, net.now);
+    net.run(Duration::from_secs(2));
+    net.peers[0].send_bad_red = true;
+    net.run(Duration::from_secs(2));
+    let officer = &net.peers[1].seen;
+    assert!(officer.audio > 150, "speech arrives: {}", officer.audio);
+    assert_eq!(
+        officer.opus_mangled, 0,
+        "each packet is the primary Opus frame alone"
+    );
+    assert_eq!(net.fwd.stats().audio_red_malformed, 1);
+}
+
 /// Feedback a hostile or broken client can send about the server's streams to it.
 #[derive(Clone, Debug)]
 enum Forged {
@@ -668,12 +848,9 @@ impl Net {
             return;
         };
         let ssrcs = p.seen.ssrcs.clone();
-        match f {
-            Forged::Garbage(bytes) => {
-                self.fwd.handle_datagram(bytes, p.addr, now);
-                return;
-            }
-            _ => {}
+        if let Forged::Garbage(bytes) = f {
+            self.fwd.handle_datagram(bytes, p.addr, now);
+            return;
         }
         for ssrc in ssrcs {
             let pkt: Box<dyn rtc::rtcp::Packet> = match f {
@@ -744,7 +921,7 @@ proptest! {
         prop_assert!(got >= 95, "the other call's citizen heard {} packets in 2 s", got);
         // The officer of the forging call: keyframe requests stay throttled.
         let plis = net.peers[1].seen.plis - plis_before;
-        let most = (window.as_millis() / KEYFRAME_REQUEST_GAP.as_millis()) as u64 + 1;
+        let most = (window.as_millis() / KEYFRAME_REPAIR_GAP.as_millis()) as u64 + 1;
         prop_assert!(plis <= most, "{} keyframe requests in 2 s", plis);
         prop_assert_eq!(net.fwd.stats().rtp_write_errors, 0);
         prop_assert!(net.fwd.poll_transmit().is_none());
