@@ -132,6 +132,23 @@ struct InTrack {
     receiver_id: RTCRtpReceiverId,
     ssrc: u32,
     last_keyframe_request: Option<Instant>,
+    /// Video: a receiver's request held back by the throttle goes out at this time (it is
+    /// deferred, not dropped: the receiver may not ask again).
+    keyframe_deferred: Option<Instant>,
+}
+
+impl InTrack {
+    /// Sends the publisher a PLI for this track now; true when it was queued.
+    fn send_pli(&mut self, pc: &mut RTCPeerConnection, now: Instant) -> bool {
+        self.last_keyframe_request = Some(now);
+        self.keyframe_deferred = None;
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: self.ssrc,
+        };
+        pc.rtp_receiver(self.receiver_id)
+            .is_some_and(|mut r| r.write_rtcp(now, vec![Box::new(pli)]).is_ok())
+    }
 }
 
 /// A local track on a receiving leg that carries one publisher's audio or video.
@@ -257,6 +274,8 @@ struct Peer {
     kick: bool,
     /// Set when the first packet was forwarded to this leg after the call was linked.
     first_forwarded: bool,
+    /// The earliest deferred keyframe request of its tracks (`InTrack::keyframe_deferred`).
+    keyframe_due: Option<Instant>,
     /// The leg's page is to be told again, at the next sweep, which video of its call is
     /// paused (its signaling connection was replaced: what was sent to the old one is lost).
     retell_video: bool,
@@ -358,7 +377,10 @@ impl Forwarder {
         self.peers
             .iter()
             .flatten()
-            .filter_map(|p| if p.kick { Some(now) } else { p.next_timeout })
+            .flat_map(|p| {
+                let timer = if p.kick { Some(now) } else { p.next_timeout };
+                timer.into_iter().chain(p.keyframe_due)
+            })
             .chain(std::iter::once(self.next_sweep))
             .min()
             .unwrap_or(self.next_sweep)
@@ -631,6 +653,7 @@ impl Forwarder {
             next_timeout,
             kick: false,
             first_forwarded: false,
+            keyframe_due: None,
             retell_video: false,
         };
         let idx = match self.free.pop() {
@@ -856,6 +879,21 @@ impl Forwarder {
     fn handle_timers(&mut self, now: Instant) {
         for (idx, slot) in self.peers.iter_mut().enumerate() {
             let Some(p) = slot else { continue };
+            if p.keyframe_due.is_some_and(|t| t <= now) {
+                p.keyframe_due = None;
+                for t in p.inbound.values_mut() {
+                    match t.keyframe_deferred {
+                        Some(at) if at <= now => {
+                            if t.send_pli(&mut p.pc, now) {
+                                self.stats.keyframe_requests_out += 1;
+                            }
+                        }
+                        Some(at) => p.keyframe_due = Some(p.keyframe_due.map_or(at, |d| d.min(at))),
+                        None => {}
+                    }
+                }
+                self.touched.insert(idx);
+            }
             let due = p.kick || p.next_timeout.is_some_and(|t| t <= now);
             if due {
                 p.kick = false;
@@ -1024,6 +1062,7 @@ impl Forwarder {
                             receiver_id: init.receiver_id,
                             ssrc: init.ssrc,
                             last_keyframe_request: None,
+                            keyframe_deferred: None,
                         },
                     );
                 }
@@ -1714,20 +1753,18 @@ impl Forwarder {
                 }
                 let recent = t
                     .last_keyframe_request
-                    .is_some_and(|last| now.duration_since(last) < gap);
-                if recent {
+                    .filter(|last| now.duration_since(*last) < gap);
+                if let Some(last) = recent {
                     self.stats.keyframe_requests_throttled += 1;
+                    if why == Keyframe::Repair {
+                        let at = last + gap;
+                        t.keyframe_deferred = Some(t.keyframe_deferred.map_or(at, |d| d.min(at)));
+                        p.keyframe_due = Some(p.keyframe_due.map_or(at, |d| d.min(at)));
+                    }
                     continue;
                 }
-                t.last_keyframe_request = Some(now);
-                let pli = PictureLossIndication {
-                    sender_ssrc: 0,
-                    media_ssrc: t.ssrc,
-                };
-                if let Some(mut r) = p.pc.rtp_receiver(t.receiver_id) {
-                    if r.write_rtcp(now, vec![Box::new(pli)]).is_ok() {
-                        self.stats.keyframe_requests_out += 1;
-                    }
+                if t.send_pli(&mut p.pc, now) {
+                    self.stats.keyframe_requests_out += 1;
                 }
                 self.touched.insert(idx);
             }

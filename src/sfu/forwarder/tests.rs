@@ -755,6 +755,26 @@ fn a_page_whose_signaling_connection_was_replaced_is_told_again_what_is_paused()
 }
 
 #[test]
+fn a_keyframe_request_held_back_by_the_throttle_goes_out_when_the_gap_has_passed() {
+    let (mut net, call) = two_sided();
+    net.fwd.link(call, net.now);
+    net.run(Duration::from_secs(2));
+    // Two requests from the citizen's decoder 200 ms apart: the first goes through, the
+    // second waits for the gap instead of being lost.
+    let plis = net.peers[1].seen.plis;
+    net.forge(&Forged::Pli);
+    net.run(Duration::from_millis(200));
+    assert_eq!(net.peers[1].seen.plis, plis + 1);
+    net.forge(&Forged::Pli);
+    net.run(Duration::from_millis(400));
+    assert_eq!(net.peers[1].seen.plis, plis + 1, "held back within the gap");
+    net.run(KEYFRAME_REPAIR_GAP);
+    assert_eq!(net.peers[1].seen.plis, plis + 2, "sent once the gap passed");
+    net.run(Duration::from_secs(2));
+    assert_eq!(net.peers[1].seen.plis, plis + 2, "and only once");
+}
+
+#[test]
 fn a_lossy_downlink_gets_each_frame_twice_and_a_leg_without_red_plain_opus() {
     let mut net = Net::new();
     let call = Uuid::new_v4();
