@@ -758,7 +758,8 @@ fn a_page_whose_signaling_connection_was_replaced_is_told_again_what_is_paused()
 fn a_keyframe_request_held_back_by_the_throttle_goes_out_when_the_gap_has_passed() {
     let (mut net, call) = two_sided();
     net.fwd.link(call, net.now);
-    net.run(Duration::from_secs(2));
+    // Past the first picture's grace: the citizen's requests are repairs.
+    net.run(FIRST_PICTURE_GRACE + Duration::from_secs(1));
     // Two requests from the citizen's decoder 200 ms apart: the first goes through, the
     // second waits for the gap instead of being lost.
     let plis = net.peers[1].seen.plis;
@@ -923,7 +924,9 @@ proptest! {
         prop_assert!(net.connected());
         net.fwd.link(a, net.now);
         net.fwd.link(b, net.now);
-        net.run(Duration::from_millis(500));
+        // Past the first picture's grace, when a receiver's requests are repairs (at most
+        // one a second; before it, one every 300 ms).
+        net.run(FIRST_PICTURE_GRACE + Duration::from_millis(500));
         let heard = net.peers[2].seen.audio;
         let plis_before = net.peers[1].seen.plis;
         let window = Duration::from_secs(2);
