@@ -1695,9 +1695,20 @@ impl Forwarder {
                 continue;
             }
             for &p in &c.members {
-                let Some(source) = self.peers[p].as_ref().and_then(|x| x.leg.publisher()) else {
+                let Some(me) = self.peers[p].as_ref() else {
                     continue;
                 };
+                let Some(source) = me.leg.publisher() else {
+                    continue;
+                };
+                if me.uplink.paused() {
+                    // Its own uplink cannot carry video: the least, at once and over the
+                    // media path. The page is told to stop over signaling too, but a
+                    // flooded uplink starves the signaling connection's TCP, and the
+                    // browser would go on flooding until that gets through.
+                    rembs.push((p, REMB_FLOOR));
+                    continue;
+                }
                 let lowest = c
                     .members
                     .iter()

@@ -668,6 +668,8 @@ fn a_citizens_weak_uplink_pauses_their_own_video_for_everyone() {
         late < 30,
         "the officer gets no citizen video: {late} packets"
     );
+    // Over the media path too: the citizen's browser is told to send the least.
+    assert_eq!(net.peers[0].seen.rembs.last(), Some(&REMB_FLOOR));
     let told = video_events(&net);
     assert_eq!(
         told.len(),
