@@ -15,7 +15,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { INTEROP, DESKTOP, HOSTS, launch, newPage, withPages, signIn, expectText, screen } from './helpers.mjs';
+import { INTEROP, SETTLE, DESKTOP, HOSTS, launch, newPage, withPages, signIn, expectText, screen } from './helpers.mjs';
 import { citizen, officer, decodes } from './participants.mjs';
 
 const RECONNECTING = /reconnecting|दोबारा जोड़/;
@@ -116,7 +116,7 @@ describe('calls heal, and codecs are negotiated per call', () => {
       await c.close();
       await o.close();
     }
-  }));
+  }, SETTLE));
 
   test('the citizen reloads the page mid-call: the call resumes on the new connection, one record', withPages('heal-reload', async () => {
     const o = await officer('chromium', HOSTS.b, 'officer2');
@@ -147,7 +147,7 @@ describe('calls heal, and codecs are negotiated per call', () => {
       await c.close();
       await o.close();
     }
-  }));
+  }, SETTLE));
 
   test("the officer's audio-only switch stops video both ways while speech goes on", withPages('officer-audio-only', async () => {
     const o = await officer('chromium', HOSTS.b, 'officer2');
@@ -176,7 +176,7 @@ describe('calls heal, and codecs are negotiated per call', () => {
       await c.close();
       await o.close();
     }
-  }));
+  }, SETTLE));
 
   test('a VP8-first browser and an H.264-only officer: the server steers the browser to H.264', withPages('codec-steer', async () => {
     const renegotiations = (await mediaStats()).codec_renegotiations;
@@ -206,7 +206,7 @@ describe('calls heal, and codecs are negotiated per call', () => {
       await c.close();
       await o.close();
     }
-  }));
+  }, SETTLE));
 
   test('VP8 only and H.264 only: no video in common, the call goes on with audio both ways', withPages('codec-none', async () => {
     const o = await officer('aiortc', HOSTS.b, 'officer2', INTEROP, ['--video-codec', 'h264']);
@@ -234,5 +234,5 @@ describe('calls heal, and codecs are negotiated per call', () => {
       await c.close();
       await o.close();
     }
-  }));
+  }, SETTLE));
 });

@@ -71,10 +71,16 @@ export async function newPage(browser, name, viewport = PHONE) {
   return page;
 }
 
-/** Runs a test body; on failure photographs every page it opened and prints where. */
-export function withPages(slug, body) {
+/** How long the interoperability server (INTEROP) keeps a lost citizen's or officer's place
+ * (its graces, tests/it/browser.rs), and a little more. */
+export const SETTLE = 25000;
+
+/** Runs a test body; on failure photographs every page it opened and prints where, and
+ * then waits `settle` ms (SETTLE for tests on INTEROP) before the next test. */
+export function withPages(slug, body, settle = 0) {
   return async (t) => {
     open.length = 0;
+    let failed = false;
     try {
       await body(t);
       for (const { name, page } of open) assert.deepEqual(page.problems, [], `${name}: errors in the page`);
@@ -91,10 +97,14 @@ export function withPages(slug, body) {
         })).catch(() => null);
         console.error(`${name} state:`, JSON.stringify(state));
       }
+      failed = true;
       throw e;
     } finally {
       for (const { page } of open) await page.context().close().catch(() => {});
       open.length = 0;
+      // A hearing that failed half-way may leave its citizen waiting or its officer in the
+      // call until their graces run out: the next test starts after that.
+      if (failed && settle) await new Promise((r) => setTimeout(r, settle));
     }
   };
 }

@@ -6,7 +6,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { INTEROP, DESKTOP, HOSTS, launch, newPage, withPages, signIn, expectText, monitorMedia } from './helpers.mjs';
+import { INTEROP, SETTLE, DESKTOP, HOSTS, launch, newPage, withPages, signIn, expectText, monitorMedia } from './helpers.mjs';
 import { citizen, officer, decodes } from './participants.mjs';
 
 const KINDS = ['chromium', 'firefox', 'aiortc'];
@@ -66,7 +66,7 @@ describe('interoperability: a whole hearing per pair of clients', () => {
           await c.close();
           await o.close();
         }
-      }));
+      }, SETTLE));
     }
   }
 
@@ -101,7 +101,7 @@ describe('interoperability: a whole hearing per pair of clients', () => {
         await c.close();
         await o.close();
       }
-    }));
+    }, SETTLE));
   }
 
   test('every hearing of the matrix is one record with its outcome and the monitoring', withPages('interop-records', async () => {
@@ -119,5 +119,5 @@ describe('interoperability: a whole hearing per pair of clients', () => {
     // address that sent the check (what made Firefox connect at all).
     const media = await sup.evaluate(() => fetch('/api/media').then((r) => r.json()));
     assert.ok(media.check_replies_routed > 0, `Firefox's checks were answered: ${JSON.stringify(media)}`);
-  }));
+  }, SETTLE));
 });

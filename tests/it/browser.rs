@@ -5,8 +5,6 @@
 //! its own network namespace (`netlab`). `scripts/test` installs the browsers and the node
 //! modules first; this test fails rather than skips when they are missing.
 
-use std::process::Command;
-
 use crate::helpers::*;
 use crate::netlab::Lab;
 
@@ -29,14 +27,19 @@ async fn browser_end_to_end() {
     let closed = spawn_app_in(&lab, |c| c.desks[0].windows = vec!["09:00-10:00".into()]).await;
     // The matrix signs the same officer and supervisor in for every hearing, a dozen
     // times in a few minutes: more than the sign-in limits let one account do.
+    // Its graces are short: a hearing that fails half-way leaves its citizen and officer
+    // on the desk only until they run out (the tests wait that long after a failure), not
+    // holding the next hearings' officer for a minute (tests/browser/helpers.mjs, SETTLE).
     let interop = spawn_app_in(&lab, |c| {
         c.limits.logins_per_minute_per_account = 100;
         c.limits.logins_per_minute_per_address = 100;
+        c.desks[0].policy.citizen_grace_secs = 20;
+        c.desks[0].policy.officer_grace_secs = 10;
     })
     .await;
 
-    let mut cmd = Command::new("node");
-    cmd.arg("--test").arg("--test-concurrency=1");
+    let mut node = NodeTests::new("browser");
+    let cmd = &mut node.cmd;
     // SUNWAI_BROWSER_TESTS=PATTERN runs only the browser tests whose names match (while
     // working on one); CI runs them all.
     if let Ok(pattern) = std::env::var("SUNWAI_BROWSER_TESTS") {
@@ -51,16 +54,14 @@ async fn browser_end_to_end() {
         .env("SUNWAI_PASSWORD", PASSWORD)
         .env("CHROMIUM", &chromium);
     // Output goes straight to the terminal, as the browser tests run.
-    let status = tokio::task::spawn_blocking(move || cmd.status())
-        .await
-        .unwrap()
-        .expect("could not run node");
+    let outcome = node.run().await;
 
     app.stop().await;
     closed.stop().await;
     interop.stop().await;
-    assert!(
-        status.success(),
-        "the browser tests failed ({status}); screenshots of the pages are under target/browser-screenshots/"
-    );
+    if let Err(failed) = outcome {
+        panic!(
+            "the browser tests failed; screenshots of the pages are under target/browser-screenshots/\n{failed}"
+        );
+    }
 }

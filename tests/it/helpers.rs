@@ -37,6 +37,75 @@ pub fn browser_tools() -> (&'static std::path::Path, String) {
     (root, chromium)
 }
 
+/// `node --test` for the browser tests, one file at a time. Its output goes to the
+/// terminal as the tests run (TAP); node also writes a spec report, whose "failing tests"
+/// part `run` returns on failure and also leaves in `target/test-failures/NAME.txt`, which
+/// `scripts/test` prints last: a long log's end then says why.
+pub struct NodeTests {
+    pub cmd: std::process::Command,
+    name: &'static str,
+    report: tempfile::NamedTempFile,
+}
+
+impl NodeTests {
+    /// The command, to be given its test files and environment.
+    pub fn new(name: &'static str) -> NodeTests {
+        let report = tempfile::NamedTempFile::new().unwrap();
+        let mut cmd = std::process::Command::new("node");
+        cmd.arg("--test")
+            .arg("--test-concurrency=1")
+            .arg("--test-reporter=tap")
+            .arg("--test-reporter-destination=stdout")
+            .arg("--test-reporter=spec")
+            .arg(format!(
+                "--test-reporter-destination={}",
+                report.path().display()
+            ));
+        NodeTests { cmd, name, report }
+    }
+
+    pub async fn run(self) -> Result<(), String> {
+        let NodeTests {
+            mut cmd,
+            name,
+            report,
+        } = self;
+        let status = tokio::task::spawn_blocking(move || cmd.status())
+            .await
+            .unwrap()
+            .expect("could not run node");
+        if status.success() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(report.path()).unwrap_or_default();
+        let failed = format!("node: {status}\n{}", failing_part(&text));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-failures");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.txt")), &failed);
+        Err(failed)
+    }
+}
+
+/// The "failing tests" section of a spec report, without frames inside node itself, at
+/// most 120 lines.
+fn failing_part(report: &str) -> String {
+    let part = match report.find("failing tests:") {
+        Some(at) => &report[at..],
+        None => report,
+    };
+    let lines: Vec<&str> = part
+        .lines()
+        .filter(|l| !l.contains("(node:"))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let shown = lines.len().min(120);
+    let mut out = lines[..shown].join("\n");
+    if lines.len() > shown {
+        out.push_str(&format!("\n… {} more lines", lines.len() - shown));
+    }
+    out
+}
+
 pub const DESK: &str = "ssp-prayagraj";
 pub const PASSWORD: &str = "correct horse battery";
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -305,31 +305,24 @@ async fn a_citizen_whose_network_blocks_udp_is_heard_through_turn_over_tcp_and_t
     trust_in_nss(home.path(), &turn.ca());
 
     let results = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new("node");
-    cmd.args([
-        "--test",
-        "--test-concurrency=1",
-        "tests/browser/udp-blocked.mjs",
-    ])
-    .current_dir(root)
-    .env("SUNWAI_URL", tcp.base_url())
-    .env("SUNWAI_INTEROP_URL", tcp.base_url())
-    .env("SUNWAI_LAB", lab.json())
-    .env("SUNWAI_PASSWORD", PASSWORD)
-    .env("SUNWAI_TURN_CASES", cases.to_string())
-    .env("SUNWAI_TURN_RESULTS", results.path())
-    .env("CHROMIUM", &chromium)
-    .env("HOME", home.path());
+    let mut node = NodeTests::new("udp-blocked");
+    node.cmd
+        .arg("tests/browser/udp-blocked.mjs")
+        .current_dir(root)
+        .env("SUNWAI_URL", tcp.base_url())
+        .env("SUNWAI_INTEROP_URL", tcp.base_url())
+        .env("SUNWAI_LAB", lab.json())
+        .env("SUNWAI_PASSWORD", PASSWORD)
+        .env("SUNWAI_TURN_CASES", cases.to_string())
+        .env("SUNWAI_TURN_RESULTS", results.path())
+        .env("CHROMIUM", &chromium)
+        .env("HOME", home.path());
     let started = Instant::now();
-    let status = tokio::task::spawn_blocking(move || cmd.status())
-        .await
-        .unwrap()
-        .expect("could not run node");
+    let outcome = node.run().await;
     let log = turn.log();
-    assert!(
-        status.success(),
-        "the browser cases failed ({status}); coturn's log:\n{log}"
-    );
+    if let Err(failed) = outcome {
+        panic!("the browser cases failed: {failed}\ncoturn's log:\n{log}");
+    }
     println!(
         "udp-blocked.mjs took {:.1} s",
         started.elapsed().as_secs_f64()

@@ -16,8 +16,6 @@
 //! `SUNWAI_WEAK_NO_RED=1` runs the server without audio redundancy (`[media]
 //! audio_redundancy = false`), to measure what it brings.
 
-use std::process::Command;
-
 use crate::helpers::*;
 use crate::netlab::Lab;
 
@@ -80,26 +78,22 @@ async fn weak_link() {
     let red = std::env::var("SUNWAI_WEAK_NO_RED").map_or(true, |v| v != "1");
     let app = spawn_app_in(&lab, |c| c.media.audio_redundancy = red).await;
     let results = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new("node");
-    cmd.args([
-        "--test",
-        "--test-concurrency=1",
-        "tests/browser/weak-link.mjs",
-    ])
-    .current_dir(root)
-    .env("SUNWAI_URL", app.base_url())
-    .env("SUNWAI_INTEROP_URL", app.base_url())
-    .env("SUNWAI_LAB", lab.json())
-    .env("SUNWAI_PASSWORD", PASSWORD)
-    .env("SUNWAI_WEAK_CONDITIONS", conditions(full).to_string())
-    .env("SUNWAI_WEAK_RESULTS", results.path())
-    .env("CHROMIUM", &chromium);
-    let status = tokio::task::spawn_blocking(move || cmd.status())
-        .await
-        .unwrap()
-        .expect("could not run node");
+    let mut node = NodeTests::new("weak-link");
+    node.cmd
+        .arg("tests/browser/weak-link.mjs")
+        .current_dir(root)
+        .env("SUNWAI_URL", app.base_url())
+        .env("SUNWAI_INTEROP_URL", app.base_url())
+        .env("SUNWAI_LAB", lab.json())
+        .env("SUNWAI_PASSWORD", PASSWORD)
+        .env("SUNWAI_WEAK_CONDITIONS", conditions(full).to_string())
+        .env("SUNWAI_WEAK_RESULTS", results.path())
+        .env("CHROMIUM", &chromium);
+    let outcome = node.run().await;
     app.stop().await;
-    assert!(status.success(), "the weak-link hearings failed ({status})");
+    if let Err(failed) = outcome {
+        panic!("the weak-link hearings failed: {failed}");
+    }
 
     let text = std::fs::read_to_string(results.path()).unwrap();
     let runs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
