@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, DatabaseUrl, Overrides};
 use crate::core::ids::DeskId;
-use crate::store::{AuditAction, AuditActor, Filter, NewAudit, NewUser, Role, Status, Store};
+use crate::store::{
+    AuditAction, AuditActor, Filter, NewAudit, NewUser, Role, Status, Store, BYTE_ORDER_MARK,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -239,6 +241,9 @@ pub enum RecordsCmd {
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Plain UTF-8, without the byte-order mark that Excel needs to read Hindi text.
+        #[arg(long)]
+        plain: bool,
     },
 }
 
@@ -400,6 +405,7 @@ pub async fn records_cmd(what: RecordsCmd) -> anyhow::Result<()> {
         since,
         until,
         out,
+        plain,
     } = what;
     let (config, store) = open_store(&common).await?;
     let desk = desk
@@ -426,15 +432,24 @@ pub async fn records_cmd(what: RecordsCmd) -> anyhow::Result<()> {
         limit: u32::MAX,
         ..Filter::default()
     };
+    let mark: &[u8] = if plain { b"" } else { BYTE_ORDER_MARK };
     let exported = match &out {
         Some(path) => {
-            let f = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            store
-                .export_csv(&filter, &tz, std::io::BufWriter::new(f))
-                .await
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            );
+            f.write_all(mark)
+                .with_context(|| format!("writing {}", path.display()))?;
+            store.export_csv(&filter, &tz, f).await
         }
-        None => store.export_csv(&filter, &tz, std::io::stdout()).await,
+        None => {
+            let mut stdout = std::io::stdout();
+            stdout
+                .write_all(mark)
+                .context("writing to standard output")?;
+            store.export_csv(&filter, &tz, stdout).await
+        }
     };
     // Audited whether or not it finished: a failed export may still have written rows.
     let mut detail = serde_json::json!({

@@ -21,7 +21,7 @@ use crate::core::ids::{DeskId, EntryId};
 use crate::core::intake::Mobile;
 use crate::store::{
     Actor, AuditAction, AuditActor, AuditEntry, AuditFilter, Channel, Complaint, Disposition,
-    Filter, NewAudit, NewComplaint, Role, Status, User,
+    Filter, NewAudit, NewComplaint, Role, Status, User, BYTE_ORDER_MARK,
 };
 
 /// How long a staff session lasts.
@@ -390,6 +390,8 @@ pub struct RecordsQuery {
     q: Option<String>,
     limit: Option<u32>,
     offset: Option<u32>,
+    /// CSV only: `true` leaves out the byte-order mark that Excel needs to read UTF-8.
+    plain: Option<bool>,
 }
 
 /// Builds a store filter, confining staff with a desk to that desk.
@@ -462,6 +464,7 @@ pub async fn records_csv(
     if user.role != Role::Supervisor {
         return Err(ApiError::Forbidden);
     }
+    let plain = q.plain.unwrap_or(false);
     let mut f = filter(&user, q)?;
     f.limit = u32::MAX;
     let tz = f
@@ -473,6 +476,9 @@ pub async fn records_csv(
             jiff::tz::TimeZone::get("Asia/Kolkata").unwrap_or(jiff::tz::TimeZone::UTC)
         });
     let mut buf = Vec::new();
+    if !plain {
+        buf.extend_from_slice(BYTE_ORDER_MARK);
+    }
     let rows = app.store().export_csv(&f, &tz, &mut buf).await?;
     let detail = serde_json::json!({"via": "rest", "filter": f.audit_detail(), "rows": rows});
     let entry = NewAudit::new(

@@ -246,6 +246,13 @@ mod tests {
             }
         );
         assert_eq!(d.mean_secs(), 360.0);
+        // An export made for Excel starts with a byte-order mark: the first column is
+        // still found.
+        let marked = "\u{feff}talk_secs,wait_secs\n300,10\n";
+        assert_eq!(
+            CallLength::from_records_csv(marked.as_bytes()).unwrap(),
+            CallLength::Empirical { secs: vec![300.0] }
+        );
         let bad = "talk_secs\n300\nlong\n";
         match CallLength::from_records_csv(bad.as_bytes()) {
             Err(InputError::BadRow { line: 3, .. }) => {}

@@ -3,7 +3,9 @@
 //! Is: one header row, then one row per record, times as RFC 3339 in the desk's zone. Is
 //! not: a report; no totals, no history. Free text that a spreadsheet would take for a
 //! formula (`=`, `+`, `-`, `@`, tab, CR first) gets a leading `'`, because these files are
-//! opened in spreadsheets and the text came from the public.
+//! opened in spreadsheets and the text came from the public. The byte-order mark that
+//! callers put first by default (`BYTE_ORDER_MARK`) is what makes Excel read the file as
+//! UTF-8 rather than as the Windows code page, which garbles every Hindi name.
 
 use std::io::Write;
 
@@ -12,6 +14,11 @@ use jiff::Timestamp;
 
 use super::model::Complaint;
 use super::StoreError;
+
+/// UTF-8's byte-order mark: written before the header row, it tells Excel (which the
+/// offices open these files in) that the file is UTF-8. Other readers (the `csv` crate,
+/// LibreOffice, Python's `utf-8-sig`) skip it.
+pub const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
 
 pub(super) const HEADER: [&str; 24] = [
     "reference",

@@ -51,6 +51,7 @@ use jiff::Timestamp;
 
 pub use audit::{AuditAction, AuditActor, AuditEntry, AuditFilter, NewAudit};
 pub use error::StoreError;
+pub use export::BYTE_ORDER_MARK;
 pub use model::*;
 
 use error::{done, Fail};
