@@ -301,7 +301,7 @@ pub fn to_event(note: RecordNote, at: Timestamp) -> RecordEvent {
             id: entry,
             at,
             actor: crate::store::Actor::System,
-            text: format!("queue place {} {seq}", queue_class(class)),
+            text: crate::store::said::queue_place(queue_class(class), seq),
         },
         RecordNote::Abandoned { entry, because } => RecordEvent::Abandoned {
             id: entry,

@@ -195,9 +195,9 @@ impl Conn {
         let store = self.app.store();
         let at = self.app.clock().now();
         let text = if start {
-            "silent monitoring started"
+            crate::store::said::MONITOR_STARTED
         } else {
-            "silent monitoring stopped"
+            crate::store::said::MONITOR_STOPPED
         };
         let note = RecordEvent::Note {
             id: entry,

@@ -35,6 +35,7 @@ mod plan;
 mod postgres;
 mod query;
 mod rows;
+pub mod said;
 #[doc(hidden)]
 pub mod scratch;
 mod ser;

@@ -314,7 +314,10 @@ pub struct HistoryEntry {
     pub at: Timestamp,
     pub actor: Actor,
     pub kind: HistoryKind,
+    /// As written: English, for logs and exports.
     pub detail: String,
+    /// The detail as words for a page to say in its own language (`said`).
+    pub said: super::said::Said,
     /// The status after this entry, on entries that set one (creation, status changes).
     pub status: Option<Status>,
 }

@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use super::model::*;
+use super::said;
 use super::StoreError;
 use crate::core::ids::UserId;
 
@@ -107,7 +108,7 @@ pub(super) fn apply_event(
         } => {
             // The first offer is what "time to first offer" reports measure.
             s.offered_at.get_or_insert(*at);
-            let detail = format!("offered to {officer_name}");
+            let detail = said::offered_to(officer_name);
             NewHistory::new(*at, Actor::System, HistoryKind::Offered, detail)
         }
         E::OfferDeclined {
@@ -117,10 +118,10 @@ pub(super) fn apply_event(
             ..
         } => {
             let (actor, detail) = if *timed_out {
-                (Actor::System, "offer timed out")
+                (Actor::System, said::OFFER_TIMED_OUT)
             } else {
                 let name = decliner_name.unwrap_or_default();
-                (Actor::User { id: *officer, name }, "offer declined")
+                (Actor::User { id: *officer, name }, said::OFFER_DECLINED)
             };
             NewHistory::new(*at, actor, HistoryKind::OfferDeclined, detail)
         }
@@ -143,7 +144,7 @@ pub(super) fn apply_event(
                 id: *officer,
                 name: officer_name.clone(),
             };
-            NewHistory::new(*at, actor, HistoryKind::Answered, "answered")
+            NewHistory::new(*at, actor, HistoryKind::Answered, said::ANSWERED)
         }
         E::Ended { at, by, .. } => {
             // Talk time runs from the first answer, so a call that broke off and resumed
@@ -159,7 +160,7 @@ pub(super) fn apply_event(
                 ("citizen", ..) => Actor::Citizen,
                 _ => Actor::System,
             };
-            NewHistory::new(*at, actor, HistoryKind::Ended, format!("ended by {by}"))
+            NewHistory::new(*at, actor, HistoryKind::Ended, said::ended_by(by))
         }
         E::Interrupted { at, reason, .. } => {
             s.disposition = Disposition::Waiting;
@@ -175,10 +176,7 @@ pub(super) fn apply_event(
             ..
         } => {
             s.disposition = Disposition::CarriedOver;
-            let detail = match next_window_opens_at {
-                Some(t) => format!("next window opens {t}"),
-                None => "no next window scheduled".to_owned(),
-            };
+            let detail = said::next_window(*next_window_opens_at);
             NewHistory::new(*at, Actor::System, HistoryKind::CarriedOver, detail)
         }
         E::Resumed {
@@ -194,7 +192,7 @@ pub(super) fn apply_event(
                 id: *officer,
                 name: officer_name.clone(),
             };
-            NewHistory::new(*at, actor, HistoryKind::Resumed, "call resumed")
+            NewHistory::new(*at, actor, HistoryKind::Resumed, said::RESUMED)
         }
         E::Requeued { at, .. } => {
             s.disposition = Disposition::Waiting;
@@ -222,10 +220,7 @@ pub(super) fn outcome_plan(
     by: &Actor,
     at: Timestamp,
 ) -> (Status, Vec<NewHistory>) {
-    let detail = format!(
-        "category: {}; station: {}; action: {}; notes: {}",
-        outcome.category, outcome.station, outcome.action, outcome.notes
-    );
+    let detail = said::outcome(outcome);
     let mut rows = vec![NewHistory::new(
         at,
         by.clone(),
@@ -234,7 +229,7 @@ pub(super) fn outcome_plan(
     )];
     let station = outcome.station.trim();
     if current == Status::Received && !station.is_empty() {
-        let note = format!("forwarded to {station}");
+        let note = said::forwarded_to(station);
         rows.push(status_row(Status::Forwarded, by, &note, at));
         return (Status::Forwarded, rows);
     }

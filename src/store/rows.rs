@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::audit::*;
 use super::model::*;
+use super::said::Said;
 use super::StoreError;
 use crate::core::ids::{DeskId, EntryId, UserId};
 use crate::core::intake::{Intake, Language, Mobile};
@@ -248,10 +249,12 @@ impl RawHistory {
             },
             other => return Err(corrupt("actor kind", other)),
         };
+        let kind = parsed("history kind", &self.kind, HistoryKind::parse)?;
         Ok(HistoryEntry {
             at: ts(self.at)?,
+            said: Said::of(kind, &actor, &self.detail),
             actor,
-            kind: parsed("history kind", &self.kind, HistoryKind::parse)?,
+            kind,
             detail: self.detail,
             status: self
                 .status

@@ -269,7 +269,14 @@ describe('sunwai in a browser', () => {
     await sup.locator('#detail').waitFor({ state: 'visible' });
     await expectText(sup, '#detail-facts', /FIR दर्ज/);
     await expectText(sup, '#detail-history', /Insp. Sharma/);
-    await expectText(sup, '#detail-history', /silent monitoring started.*silent monitoring stopped/s);
+    await expectText(sup, '#detail-history', new RegExp(`${hi['said.monitor_started']}.*${hi['said.monitor_stopped']}`, 's'));
+    // Every event of the history in Hindi: the outcome's station by its name, no keys or
+    // English words the server wrote.
+    const history = await sup.locator('#detail-history').textContent();
+    assert.match(history, /सिविल लाइंस/);
+    for (const raw of ['civil-lines', 'category:', 'station:', 'offered to', 'answered', 'ended by', 'video', 'queue place', 'silent monitoring']) {
+      assert.ok(!history.includes(raw), `"${raw}" untranslated in the record's history: ${history}`);
+    }
     const csv = await sup.getAttribute('#csv', 'href');
     assert.match(csv, /^\/api\/records\.csv\?desk=ssp-prayagraj/);
     await sup.selectOption('#s-new', 'forwarded');

@@ -51,6 +51,7 @@ impl NodeTests {
     /// The command, to be given its test files and environment.
     pub fn new(name: &'static str) -> NodeTests {
         let report = tempfile::NamedTempFile::new().unwrap();
+        let _ = std::fs::remove_file(failures_file(name));
         let mut cmd = std::process::Command::new("node");
         cmd.arg("--test")
             .arg("--test-concurrency=1")
@@ -79,11 +80,16 @@ impl NodeTests {
         }
         let text = std::fs::read_to_string(report.path()).unwrap_or_default();
         let failed = format!("node: {status}\n{}", failing_part(&text));
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-failures");
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join(format!("{name}.txt")), &failed);
+        let file = failures_file(name);
+        let _ = std::fs::create_dir_all(file.parent().unwrap());
+        let _ = std::fs::write(file, &failed);
         Err(failed)
     }
+}
+
+fn failures_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/test-failures/{name}.txt"))
 }
 
 /// The "failing tests" section of a spec report, without frames inside node itself, at

@@ -2,7 +2,7 @@
 // the forecast for the rest of the window, window control, broadcasts to the waiting
 // room, and the records browser with CSV export.
 
-import { initI18n, t, getLang, onLangChange } from './i18n.js';
+import { initI18n, t, has, getLang, onLangChange } from './i18n.js';
 import {
   $, el, clear, showScreen, api, fmtTime, fmtWindow, fmtDuration, fmtDateTime, localMidnight,
   rfc3339, label, connBanner, confirmPress, say,
@@ -325,8 +325,34 @@ function renderDetail() {
   clear($('#detail-history'), c.history.map((h) => el('li', {},
     el('strong', { text: `${fmtDateTime(h.at, tz())} · ${t(`history.${h.kind}`)}` }),
     ` — ${h.actor.kind === 'user' ? h.actor.name : t(`actor.${h.actor.kind}`)}`,
-    h.detail ? ` — ${h.detail}` : '',
+    saidText(h, lang),
     h.status ? ` → ${t(`record_status.${h.status}`)}` : '')));
+}
+
+/** A history row's detail in the page's language, from what the server says it means
+ * (`said`, src/store/said.rs); people's own words as they wrote them. */
+function saidText(h, lang) {
+  const s = h.said || { what: 'text', text: h.detail };
+  const word = (key, raw, vars) => (has(key) ? t(key, vars) : raw);
+  let text;
+  switch (s.what) {
+    case 'nothing': text = ''; break;
+    case 'channel': text = word(`channel.${s.channel}`, s.channel); break;
+    case 'officer': text = s.name; break;
+    case 'reason': text = word(`said.${h.kind}.${s.reason}`, s.reason); break;
+    case 'next_window': text = s.opens_at ? t('said.next_window', { when: fmtDateTime(s.opens_at, tz()) }) : t('said.no_next_window'); break;
+    case 'outcome': text = [
+      `${t('field.category')}: ${label(S.catalog.categories, s.category, lang)}`,
+      `${t('officer.station')}: ${s.station ? label(S.catalog.stations, s.station, lang) : '—'}`,
+      `${t('officer.action')}: ${s.action || '—'}`,
+      `${t('officer.notes')}: ${s.notes || '—'}`,
+    ].join('; '); break;
+    case 'forwarded': text = t('said.forwarded', { station: label(S.catalog.stations, s.station, lang) }); break;
+    case 'place': text = word(`said.place.${s.class}`, `${s.class} ${s.seq}`, { seq: s.seq }); break;
+    case 'monitoring': text = t(s.started ? 'said.monitor_started' : 'said.monitor_stopped'); break;
+    default: text = s.text || '';
+  }
+  return text ? ` — ${text}` : '';
 }
 
 $('#rec-form').addEventListener('submit', (e) => { e.preventDefault(); loadRecords(); });
