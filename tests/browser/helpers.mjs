@@ -142,8 +142,44 @@ export async function checkA11y(page, what) {
   assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `accessibility of ${what}`);
 }
 
-/** For the user guide: the page in Hindi and in English (only with UPDATE_SCREENSHOTS=1). */
+/** Fails when a page in Hindi shows a translation key (what `t()` shows for a key it does
+ * not have), a key-like word, or a complaint type's or station's key instead of its name:
+ * in its visible text, its options, and the labels and placeholders assistive technology
+ * reads. Pages in English are not checked: their words may be the keys' words. */
+export async function assertTranslated(page, what) {
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  if (lang !== 'hi') return;
+  const cat = await page.evaluate(() => fetch('/api/catalog').then((r) => r.json()));
+  const raw = [...cat.categories, ...cat.stations].map((x) => x.key);
+  const found = await page.evaluate(({ keys, raw }) => {
+    const keySet = new Set(keys);
+    const rawSet = new Set(raw);
+    const looksLikeKey = /^[a-z][a-z0-9]*(_[a-z0-9]+)*(\.[a-z0-9]+(_[a-z0-9]+)*)+$/;
+    const bad = [];
+    const check = (text, where) => {
+      for (const word of text.split(/[\s·—,:;()→"“”]+/)) {
+        if (word && (keySet.has(word) || rawSet.has(word) || looksLikeKey.test(word))) bad.push(`${where}: "${word}" in "${text.trim().slice(0, 80)}"`);
+      }
+    };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || el.closest('script, style')) continue;
+      const shown = el.tagName === 'OPTION' || (el.getClientRects().length > 0 && !el.closest('[hidden]'));
+      if (shown) check(n.textContent, el.id ? `#${el.id}` : el.tagName.toLowerCase());
+    }
+    for (const el of document.querySelectorAll('[placeholder], [aria-label], [title], [alt]')) {
+      for (const a of ['placeholder', 'aria-label', 'title', 'alt']) if (el.getAttribute(a)) check(el.getAttribute(a), `${el.tagName.toLowerCase()}[${a}]`);
+    }
+    return bad;
+  }, { keys: Object.keys(dict.en), raw });
+  assert.deepEqual(found, [], `${what}: untranslated words on a Hindi page`);
+}
+
+/** Checks the page is all in Hindi (`assertTranslated`) and, for the user guide, photographs
+ * it in Hindi and in English (only with UPDATE_SCREENSHOTS=1). */
 export async function shot(page, name) {
+  await assertTranslated(page, name);
   if (!UPDATE) return;
   const dir = join(ROOT, 'docs', 'screenshots');
   mkdirSync(dir, { recursive: true });
