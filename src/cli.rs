@@ -207,6 +207,14 @@ pub struct TlsArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS for this domain with a certificate obtained and renewed over ACME
+    /// (Let's Encrypt unless the configuration's [acme] says otherwise).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls"])]
+    pub domain: Option<String>,
+    /// `self-signed`: serve HTTPS with a certificate made and kept in the data directory,
+    /// for a trial on a LAN (its fingerprint is printed).
+    #[arg(long, value_parser = ["self-signed"], conflicts_with = "tls_cert")]
+    pub tls: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -317,6 +325,8 @@ pub fn load_serve_config(
         database_url: common.database_url.clone().map(DatabaseUrl::new),
         tls_cert: tls.tls_cert.clone(),
         tls_key: tls.tls_key.clone(),
+        domain: tls.domain.clone(),
+        tls: tls.tls.clone(),
     };
     Ok(Config::load(common.config.as_deref(), &flags)?)
 }

@@ -53,15 +53,26 @@ pub async fn run_with_clock(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // Read the certificate before anything else, so that a bad file stops start-up at once.
-    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let local = listener.local_addr()?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|t| tls::prepare(t, &config.data_dir, local))
+        .transpose()?;
     let store = open_store(&config.database).await?;
     app::metrics_handle();
-    let local = listener.local_addr()?;
     if store.list_users().await?.is_empty() {
         tracing::warn!("no staff accounts yet: add the first supervisor with `sunwai user add --role supervisor --name NAME`");
     }
     if tls.is_some() && config.origins.is_empty() {
-        // The server's own origin is an https one now.
+        // The server's own origin is an https one now: its domain's, when it has one.
+        if let Some(config::TlsSource::Acme(a)) = config.tls.as_ref().map(|t| &t.source) {
+            let origin = match local.port() {
+                443 => format!("https://{}", a.domain),
+                port => format!("https://{}:{port}", a.domain),
+            };
+            config.origins.push(origin);
+        }
         config.origins.push(format!("https://{local}"));
         if local.ip().is_loopback() {
             config
@@ -85,6 +96,7 @@ pub async fn run_with_clock(
         }
         Some(tls) => {
             use axum::serve::ListenerExt as _;
+            let tls = tls.start(local.port()).await;
             // `tap_io` only so that axum hands handlers the peer's `SocketAddr`, as it does
             // for a plain TCP listener.
             let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});

@@ -50,6 +50,24 @@ async fn serve(
     // `database` shows a URL with its password hidden.
     tracing::info!(database = %config.database, "sunwai listening on {scheme}://{addr}/");
     println!("sunwai is running at {scheme}://{addr}/ (Ctrl-C to stop)");
+    match config.tls.as_ref().map(|t| &t.source) {
+        Some(sunwai::config::TlsSource::SelfSigned) => {
+            // Made now if this is the first start; the server then loads the same files.
+            let (_, info) = sunwai::tls::self_signed(&config.data_dir, addr)?;
+            println!(
+                "self-signed certificate for {}; browsers will warn: check that it shows this SHA-256 fingerprint:\n  {}",
+                info.names.join(", "),
+                info.fingerprint
+            );
+        }
+        Some(sunwai::config::TlsSource::Acme(a)) => {
+            println!(
+                "public address: https://{}/ (the certificate comes from {}; see the log)",
+                a.domain, a.directory
+            );
+        }
+        _ => {}
+    }
     sunwai::run(listener, config, shutdown_signal()).await
 }
 

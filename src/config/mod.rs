@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 mod cidr;
 mod cluster;
 mod database;
+mod tls;
 pub use cidr::Cidr;
 pub use cluster::{ClusterFile, ClusterSettings};
 pub use database::{redacted, Database, DatabaseUrl};
+pub use tls::{AcmeFile, AcmeSettings, Challenge, TlsFiles, TlsSettings, TlsSource, LETS_ENCRYPT};
 
 use crate::core::ids::DeskId;
 use crate::core::room::{ClosePolicy, LateJoin, Policy};
@@ -149,6 +151,13 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate for this domain, obtained and renewed over ACME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// `"self-signed"`: serve HTTPS with a certificate the server makes and keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    pub acme: AcmeFile,
     pub limits: Limits,
     pub media: MediaFile,
     pub cluster: ClusterFile,
@@ -220,8 +229,8 @@ pub struct Config {
     pub origins: Vec<String>,
     /// Peers whose `X-Forwarded-For` header names the client (see `http::limits::client_ip`).
     pub trusted_proxies: Vec<Cidr>,
-    /// Serve TLS directly with these files.
-    pub tls: Option<TlsFiles>,
+    /// Serve TLS directly, with a certificate from files, ACME or made here.
+    pub tls: Option<TlsSettings>,
     pub limits: Limits,
     pub media: MediaSettings,
     /// Several nodes sharing the database; `None` when this node owns every desk.
@@ -231,13 +240,6 @@ pub struct Config {
     pub categories: Vec<Labelled>,
     pub stations: Vec<Labelled>,
     pub desks: Vec<DeskConfig>,
-}
-
-/// A PEM certificate chain and its private key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 /// Values given on the command line; `None` leaves the lower layers alone.
@@ -253,6 +255,10 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
 }
 
 impl MediaFile {
@@ -444,15 +450,15 @@ impl FileConfig {
         let media = self.media.validate()?;
         let database =
             Database::choose(self.database_url, &self.data_dir).map_err(ConfigError::Invalid)?;
-        let tls = match (self.tls_cert, self.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-            (None, None) => None,
-            _ => {
-                return Err(ConfigError::Invalid(
-                    "tls_cert and tls_key: give both (or neither)".into(),
-                ))
-            }
-        };
+        let tls = tls::TlsInput {
+            cert: self.tls_cert,
+            key: self.tls_key,
+            domain: self.domain.as_deref(),
+            mode: self.tls.as_deref(),
+            acme: &self.acme,
+            listen,
+        }
+        .validate()?;
         let cluster = self.cluster.validate(&database, tls.is_some())?;
         let l = &self.limits;
         for (name, v) in [
@@ -625,7 +631,10 @@ mod tests {
         };
         let c = c.validate().unwrap();
         assert_eq!(c.trusted_proxies.len(), 2);
-        assert_eq!(c.tls.unwrap().key, PathBuf::from("key.pem"));
+        match c.tls.unwrap().source {
+            TlsSource::Files(f) => assert_eq!(f.key, PathBuf::from("key.pem")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -196,10 +196,11 @@ pub async fn spawn_app_in(lab: &Lab, tweak: impl FnOnce(&mut FileConfig)) -> Tes
     app
 }
 
-/// Runs the server on a fresh port (of the configured address) over the data directory
-/// `dir`.
+/// Runs the server over the data directory `dir` on the configured address: on a fresh
+/// port when the configuration's is 0 (so a restart gets a new one), else on that port
+/// (an ACME server validates on a port it was told).
 async fn start(dir: TempDir, config: sunwai::config::Config) -> TestApp {
-    let listener = TcpListener::bind((config.listen.ip(), 0)).await.unwrap();
+    let listener = TcpListener::bind(config.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async move {
@@ -583,4 +584,28 @@ pub fn serve_config(
         let _ = std::io::copy(&mut stdout, &mut std::io::sink());
     });
     (child, addr)
+}
+
+/// Opens `url` as a WebSocket over `stream` (a TLS connection) from a page of `origin`,
+/// says hello, and returns the server's first reply.
+pub async fn wss_hello<S>(stream: S, url: &str, origin: &str) -> serde_json::Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert("origin", origin.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        r#"{"type":"hello","v":1}"#,
+    ))
+    .await
+    .unwrap();
+    let reply = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    serde_json::from_str(reply.to_text().unwrap()).unwrap()
 }

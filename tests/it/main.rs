@@ -1,6 +1,7 @@
 //! Integration tests: the real server on 127.0.0.1 with an ephemeral port and a fresh data
 //! directory, driven over real WebSockets by the signaling client and over real HTTP.
 
+mod acme;
 mod api;
 mod audit;
 mod authz;

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -15,7 +14,6 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
@@ -109,19 +107,8 @@ async fn https_and_wss_with_a_secure_cookie() {
     // WSS from a page on the server's own https origin: hello gets a welcome.
     let tls = connect(app.addr, &cert.der).await;
     let url = format!("wss://localhost:{}/ws", app.addr.port());
-    let mut req = url.as_str().into_client_request().unwrap();
     let origin = format!("https://127.0.0.1:{}", app.addr.port());
-    req.headers_mut().insert("origin", origin.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.unwrap();
-    ws.send(Message::text(r#"{"type":"hello","v":1}"#))
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(WAIT, ws.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    let v = wss_hello(tls, &url, &origin).await;
     assert_eq!(
         (v["type"].as_str(), v["role"].as_str()),
         (Some("welcome"), Some("citizen"))
