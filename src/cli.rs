@@ -80,6 +80,19 @@ pub enum Cmd {
     /// the capacity in hearings per core, and the waiting room at 10,000 citizens. Runs its
     /// own server (this executable) pinned to one core; see docs/benchmarks.md.
     Bench(crate::bench::BenchArgs),
+    /// Check a deployment before citizens arrive: the configuration, the certificate and
+    /// its domain, the database, staff accounts, media ports and address, the clock, the
+    /// disk. Prints a checklist with a fix for each problem; exits 1 when something must
+    /// be fixed.
+    Doctor {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tls: TlsArgs,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Kill the server with SIGKILL at random moments while citizens wait and officers
     /// take calls, and check that nobody and no record was lost and the order was kept.
     /// Runs its own server (this executable) on loopback in a scratch directory.
@@ -784,6 +797,23 @@ pub async fn chaos_cmd(args: ChaosArgs) -> anyhow::Result<()> {
     }
     if !report.passed() {
         bail!("chaos run failed");
+    }
+    Ok(())
+}
+
+/// `sunwai doctor`: the checklist; the exit status says whether anything failed.
+pub async fn doctor_cmd(common: Common, tls: TlsArgs, json: bool) -> anyhow::Result<()> {
+    let report = match load_serve_config(&common, None, &tls) {
+        Ok(config) => crate::doctor::run(&config).await,
+        Err(e) => crate::doctor::bad_configuration(&e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    if report.failed() {
+        std::process::exit(1);
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod desk;
+pub mod doctor;
 pub mod http;
 pub mod loadtest;
 pub mod sfu;

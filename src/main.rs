@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Simulate(args) => cli::simulate_cmd(args),
         Cmd::Loadtest(args) => loadtest(args).await,
         Cmd::Chaos(args) => cli::chaos_cmd(args).await,
+        Cmd::Doctor { common, tls, json } => cli::doctor_cmd(common, tls, json).await,
         Cmd::Bench(args) => bench(args).await,
     }
 }

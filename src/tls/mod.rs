@@ -17,7 +17,7 @@ pub mod certs;
 mod redirect;
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,12 +135,7 @@ pub fn self_signed(
     let (cert, key) = (dir.join("self-signed.crt"), dir.join("self-signed.key"));
     if !cert.exists() {
         let mut names = vec!["localhost".to_owned()];
-        let ip = if listen.ip().is_unspecified() {
-            outward_address()
-        } else {
-            Some(listen.ip())
-        };
-        names.extend(ip.map(|ip| ip.to_string()));
+        names.push(crate::sfu::media_bind(listen.ip(), None).to_string());
         if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
             let h = h.trim();
             if !h.is_empty() && h != "localhost" {
@@ -155,13 +150,6 @@ pub fn self_signed(
     let ck = certs::from_pem_files(&cert, &key, "self-signed certificate", "its key")?;
     let info = certs::info(&ck)?;
     Ok((ck, info))
-}
-
-/// The local address of the default route (no packet is sent).
-fn outward_address() -> Option<IpAddr> {
-    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    s.connect("192.0.2.1:9").ok()?;
-    Some(s.local_addr().ok()?.ip())
 }
 
 /// A listener whose connections are TLS streams past their handshake. Dropping it stops

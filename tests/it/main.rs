@@ -11,6 +11,7 @@ mod chaos;
 mod cli;
 mod cluster;
 mod demo;
+mod doctor;
 mod durability;
 mod fuzz_corpus;
 mod hearing;
