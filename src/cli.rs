@@ -1,7 +1,7 @@
 //! The command line: `serve`, `config example|check`, `records export`, `user …`,
 //! `simulate`, `chaos`.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, DatabaseUrl, Overrides};
 use crate::core::ids::DeskId;
+use crate::progress::Progress;
 use crate::store::{
     AuditAction, AuditActor, Filter, NewAudit, NewUser, Role, Status, Store, BYTE_ORDER_MARK,
 };
@@ -456,24 +457,28 @@ pub async fn records_cmd(what: RecordsCmd) -> anyhow::Result<()> {
         ..Filter::default()
     };
     let mark: &[u8] = if plain { b"" } else { BYTE_ORDER_MARK };
+    // Not over the CSV itself when that goes to the same terminal.
+    let quiet = out.is_none() && std::io::stdout().is_terminal();
+    let progress = Progress::bytes("exporting records", quiet);
     let exported = match &out {
         Some(path) => {
-            let mut f = std::io::BufWriter::new(
+            let mut f = progress.wrap(std::io::BufWriter::new(
                 std::fs::File::create(path)
                     .with_context(|| format!("creating {}", path.display()))?,
-            );
+            ));
             f.write_all(mark)
                 .with_context(|| format!("writing {}", path.display()))?;
             store.export_csv(&filter, &tz, f).await
         }
         None => {
-            let mut stdout = std::io::stdout();
+            let mut stdout = progress.wrap(std::io::stdout());
             stdout
                 .write_all(mark)
                 .context("writing to standard output")?;
             store.export_csv(&filter, &tz, stdout).await
         }
     };
+    progress.done();
     // Audited whether or not it finished: a failed export may still have written rows.
     let mut detail = serde_json::json!({
         "via": "cli",
@@ -738,11 +743,19 @@ pub fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let sc = scenario(&args)?;
-    let outcome = crate::sim::simulate(&sc)?;
+    let progress = Progress::bar(u64::from(sc.days), "simulating days", args.json);
+    let outcome = crate::sim::simulate_with(&sc, &mut || progress.step())?;
+    progress.done();
     let mut report = crate::sim::summarize(&sc, &outcome);
     if args.recommend {
         let target = crate::sim::Target::parse(&args.target).context("--target")?;
-        report.recommendation = Some(crate::sim::recommend(&sc, target, args.max_officers)?);
+        let progress = Progress::bar(u64::from(args.max_officers), "officers tried", args.json);
+        let found = crate::sim::recommend_with(&sc, target, args.max_officers, &mut |n| {
+            progress.say(format!("trying {n} officer(s)"));
+            progress.step();
+        })?;
+        progress.done();
+        report.recommendation = Some(found);
     }
     if let Some(path) = &args.chart {
         let svg = crate::sim::chart::svg(&outcome, &report, sc.schedule.time_zone());
@@ -783,7 +796,9 @@ pub async fn chaos_cmd(args: ChaosArgs) -> anyhow::Result<()> {
         data_dir: dir.clone(),
         timeout: std::time::Duration::from_secs(args.timeout_secs),
     };
-    let result = crate::chaos::run(plan).await;
+    let progress = Progress::bar(args.kills as u64, "kills and restarts", args.json);
+    let result = crate::chaos::run(plan, &progress).await;
+    progress.done();
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     } else {

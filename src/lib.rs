@@ -14,6 +14,7 @@ pub mod desk;
 pub mod doctor;
 pub mod http;
 pub mod loadtest;
+pub mod progress;
 pub mod sfu;
 pub mod sim;
 pub mod store;

@@ -712,6 +712,11 @@ async fn run_in(args: &BenchArgs, scratch: &Path, cpu: Option<usize>) -> Result<
     };
     let relay_exe = std::env::current_exe()?;
     let mut runs = Vec::new();
+    let progress = crate::progress::Progress::bar(
+        args.runs as u64,
+        "alternating SFU and relay runs",
+        args.json,
+    );
     for i in 0..args.runs {
         let sfu = sfu_run(&setup, args, args.calls, args.load_waiters, args.duration)
             .await
@@ -726,16 +731,18 @@ async fn run_in(args: &BenchArgs, scratch: &Path, cpu: Option<usize>) -> Result<
         .await?
         .with_context(|| format!("relay run {}", i + 1))?;
         let ratio = sfu.cpu_us_per_packet / relay.cpu_us_per_packet;
-        eprintln!(
+        progress.line(format!(
             "bench: run {}: SFU {:.1} µs/packet at {:.0} packets/s, relay {:.1} µs/packet: ratio {:.2}",
             i + 1,
             sfu.cpu_us_per_packet,
             sfu.forwarded_per_sec,
             relay.cpu_us_per_packet,
             ratio
-        );
+        ));
+        progress.step();
         runs.push(Pair { sfu, relay, ratio });
     }
+    progress.done();
     let summary = summarise(&runs);
     let capacity = if args.capacity_step > 0 {
         Some(capacity(&setup, args).await?)

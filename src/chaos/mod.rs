@@ -470,7 +470,7 @@ async fn check_restored(url: &str, token: &str, data: &Path, state: &State) -> a
 }
 
 /// Runs the plan and returns its figures.
-pub async fn run(plan: Plan) -> anyhow::Result<Report> {
+pub async fn run(plan: Plan, progress: &crate::progress::Progress) -> anyhow::Result<Report> {
     let started = Instant::now();
     if plan.data_dir.exists() {
         bail!(
@@ -528,6 +528,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         lock(&state).restarts.push(down.elapsed());
         check_restored(&url, &supervisor, &data, &state).await?;
         gate_tx.send_replace(true);
+        progress.step();
     }
 
     // Let everyone be served.

@@ -34,9 +34,9 @@ use jiff::SignedDuration;
 
 pub use model::{Behaviour, CallLength, Patience};
 pub use profile::Arrivals;
-pub use recommend::{recommend, Recommendation, Target};
+pub use recommend::{recommend, recommend_with, Recommendation, Target};
 pub use report::{summarize, Report};
-pub use run::{simulate, Officers, Outcome, Scenario, Shift};
+pub use run::{simulate, simulate_with, Officers, Outcome, Scenario, Shift};
 
 /// A problem with an input file (arrival times, call records) or a value on the command line.
 #[derive(Debug, thiserror::Error)]

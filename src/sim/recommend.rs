@@ -128,9 +128,20 @@ impl Recommendation {
 /// Tries 1, 2, … officers (all on duty for the whole window) with the scenario's citizens
 /// and seed, up to `max`, and stops at the first count that meets the target.
 pub fn recommend(sc: &Scenario, target: Target, max: u32) -> Result<Recommendation, SimError> {
+    recommend_with(sc, target, max, &mut |_| {})
+}
+
+/// [`recommend`], calling `trying` with each number of officers before simulating it.
+pub fn recommend_with(
+    sc: &Scenario,
+    target: Target,
+    max: u32,
+    trying: &mut dyn FnMut(u32),
+) -> Result<Recommendation, SimError> {
     let mut tried = Vec::new();
     let mut found = None;
     for n in 1..=max {
+        trying(n);
         let s = Scenario {
             officers: Officers::Count(n),
             ..sc.clone()

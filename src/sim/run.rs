@@ -260,6 +260,11 @@ fn day_rng(seed: u64, day: u32) -> StdRng {
 
 /// Runs the scenario day after day through one room.
 pub fn simulate(sc: &Scenario) -> Result<Outcome, SimError> {
+    simulate_with(sc, &mut || {})
+}
+
+/// [`simulate`], calling `day_done` after each simulated day (for a progress bar).
+pub fn simulate_with(sc: &Scenario, day_done: &mut dyn FnMut()) -> Result<Outcome, SimError> {
     let tz = sc.schedule.time_zone().clone();
     let schedule = Schedule::new(sc.schedule.clone());
     let mut room = Room::new(sc.policy.clone(), Schedule::new(sc.schedule.clone()));
@@ -276,6 +281,7 @@ pub fn simulate(sc: &Scenario) -> Result<Outcome, SimError> {
         cursor = window.closes_at;
         let day = DayRun::new(sc, d, window, &mut next_entry).run(&mut room)?;
         days.push(day);
+        day_done();
     }
     Ok(Outcome { days })
 }

@@ -22,6 +22,7 @@ mod media;
 mod media_loss;
 mod media_process;
 mod netlab;
+mod package;
 mod pages;
 mod postgres;
 mod reliability;

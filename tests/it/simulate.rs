@@ -143,3 +143,36 @@ fn forecast_accuracy_prints_the_table_of_the_waiting_doc() {
         assert!(row.contains(" min |"), "{row}");
     }
 }
+
+/// Runs `sunwai ARGS` on a pseudo-terminal (util-linux `script`), as an operator at a
+/// console would; returns everything the terminal received.
+fn on_a_terminal(args: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_sunwai");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .expect("`script` (util-linux) runs a command on a terminal");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn long_work_shows_progress_on_a_terminal_and_is_quiet_otherwise() {
+    let args = ["--days", "200", "--officers", "4", "--seed", "3"];
+    // Not a terminal: nothing but the report.
+    let (ok, _, err) = simulate(&args);
+    assert!(ok);
+    assert!(!err.contains("simulating days"), "{err}");
+    // A terminal: the bar, and the report after it.
+    let seen = on_a_terminal(&format!("simulate {}", args.join(" ")));
+    assert!(seen.contains("simulating days"), "{seen}");
+    assert!(seen.contains("answered"), "{seen}");
+    // --json stays quiet even there.
+    let seen = on_a_terminal(&format!("simulate --json {}", args.join(" ")));
+    assert!(!seen.contains("simulating days"), "{seen}");
+}
