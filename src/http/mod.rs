@@ -6,7 +6,7 @@ mod citizen;
 mod elsewhere;
 mod error;
 pub mod limits;
-mod media;
+pub(crate) mod media;
 mod pages;
 mod remote;
 mod route;

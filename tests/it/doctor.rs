@@ -238,3 +238,69 @@ fn media_ports_in_use_and_an_address_not_of_this_machine() {
         "{out}"
     );
 }
+
+#[test]
+fn turn_servers_are_tried_with_a_real_allocation() {
+    use crate::turn::{Coturn, SECRET, TCP_PORT, TLS_PORT};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // None configured: callers behind a UDP-blocking firewall would hear nothing.
+    let (_, out) = doctor(&["--data-dir", d]);
+    assert!(
+        line(&out, "TURN").starts_with('!') && out.contains("no relay"),
+        "{out}"
+    );
+
+    let lab = crate::netlab::Lab::new(0);
+    let ip = lab.server;
+    let turn = Coturn::start(ip, SECRET);
+    let with = |secret: &str| {
+        config(
+            dir.path(),
+            &format!(
+                "[media]\nice_servers = [\"turn:{ip}:{TCP_PORT}?transport=tcp\", \"turns:{ip}:{TLS_PORT}?transport=tcp\"]\nturn_secret = {secret:?}\n"
+            ),
+        )
+    };
+    // The lab CA is trusted the way the system's roots are (SSL_CERT_FILE), as an office
+    // would install its own CA.
+    let run_with_ca = |cfg: &str| {
+        let out = crate::cli::sunwai()
+            .args(["doctor", "--data-dir", d, "--config", cfg])
+            .env("SSL_CERT_FILE", turn.ca())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run_with_ca(&with(SECRET));
+    let allocated = out
+        .lines()
+        .filter(|l| l.starts_with("✓ TURN") && l.contains("allocated"))
+        .count();
+    assert_eq!(
+        allocated,
+        2,
+        "over TCP and over TLS:\n{out}\n{}",
+        turn.log()
+    );
+
+    let out = run_with_ca(&with("not-the-secret"));
+    let refused = out
+        .lines()
+        .filter(|l| l.starts_with("✗ TURN") && l.contains("refused"))
+        .count();
+    assert_eq!(refused, 2, "a wrong secret is refused:\n{out}");
+
+    // Without the CA, the TLS listener's certificate is not trusted (as a browser would not).
+    let out = crate::cli::sunwai()
+        .args(["doctor", "--data-dir", d, "--config", &with(SECRET)])
+        .env("SSL_CERT_FILE", dir.path().join("no-such-bundle.pem"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("✗ TURN") && l.contains("turns:") && l.contains("TLS")),
+        "{out}"
+    );
+}

@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use crate::helpers::*;
 use crate::netlab::{Host, Lab};
 
-const SECRET: &str = "lab-turn-secret-shared-with-coturn";
+pub(crate) const SECRET: &str = "lab-turn-secret-shared-with-coturn";
 const REALM: &str = "turn.sunwai.test";
 /// coturn's plain TCP listener (it also takes TLS here, as coturn's listeners do).
-const TCP_PORT: u16 = 3478;
+pub(crate) const TCP_PORT: u16 = 3478;
 /// coturn's TLS listener: the port office firewalls leave open.
-const TLS_PORT: u16 = 443;
+pub(crate) const TLS_PORT: u16 = 443;
 
 /// A coturn process on the lab's server address, killed when dropped.
-struct Coturn {
+pub(crate) struct Coturn {
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -34,7 +34,7 @@ impl Coturn {
     /// Starts coturn listening on `ip` (TCP on 3478, TLS on 443, with a certificate for
     /// `ip` issued by a lab CA whose certificate is `ca()`), relaying over UDP from `ip` to
     /// `ip` only: every other private and special range is denied, as in deployment.md.
-    fn start(ip: Ipv4Addr, secret: &str) -> Coturn {
+    pub(crate) fn start(ip: Ipv4Addr, secret: &str) -> Coturn {
         let turnserver =
             std::env::var("TURNSERVER").unwrap_or_else(|_| "/usr/bin/turnserver".into());
         assert!(
@@ -128,11 +128,11 @@ impl Coturn {
     }
 
     /// The certificate of the CA that issued the TLS listener's certificate.
-    fn ca(&self) -> PathBuf {
+    pub(crate) fn ca(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("turn.log")).unwrap_or_default()
     }
 }

@@ -4,6 +4,8 @@
 //! each with what to do about it. Read-only apart from what opening the database does
 //! (its migrations); safe to run beside the server.
 
+mod turn;
+
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::Path;
 
@@ -114,6 +116,7 @@ pub async fn run(config: &Config) -> Report {
     checks.extend(certificate(config).await);
     checks.extend(database_and_staff(config).await);
     checks.extend(media(config));
+    checks.extend(relays(config).await);
     checks.push(clock());
     checks.push(disk(&config.data_dir));
     Report { checks }
@@ -411,6 +414,54 @@ fn media(config: &Config) -> Vec<Check> {
     } else {
         Check::ok("media address", format!("browsers are told {told}"))
     });
+    out
+}
+
+/// Each configured TURN server: a real allocation with the credentials a browser gets.
+async fn relays(config: &Config) -> Vec<Check> {
+    const NAME: &str = "TURN";
+    let m = &config.media;
+    if !m.enabled {
+        return Vec::new();
+    }
+    let urls: Vec<&String> = m
+        .ice_servers
+        .iter()
+        .filter(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+        .collect();
+    if urls.is_empty() {
+        return vec![Check::warn(
+            NAME,
+            "no relay configured: callers whose network blocks UDP (some offices and mobile networks) hear nothing",
+            "run coturn and list it in [media] ice_servers with turn_secret (deployment.md, \"Media relay\")",
+        )];
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let creds = crate::http::media::ice_servers(m, now, "doctor")
+        .into_iter()
+        .find_map(|s| s.username.zip(s.credential));
+    let Some((user, pass)) = creds else {
+        return vec![Check::fail(
+            NAME,
+            "no turn_secret: browsers get TURN URLs without credentials",
+            "set [media] turn_secret to coturn's static-auth-secret",
+        )];
+    };
+    let mut out = Vec::new();
+    for url in urls {
+        let check = match turn::Target::parse(url) {
+            Err(e) => Check::fail(NAME, format!("{e:#}"), "correct the URL in [media] ice_servers"),
+            Ok(target) => match turn::allocate(&target, &user, &pass).await {
+                Ok(relayed) => Check::ok(NAME, format!("{url}: relay {relayed} allocated and given back")),
+                Err(e) => Check::fail(
+                    NAME,
+                    format!("{url}: {e:#}"),
+                    "check that coturn runs and listens there, that the port is open, and its certificate (turns:) is valid for the name",
+                ),
+            },
+        };
+        out.push(check);
+    }
     out
 }
 
