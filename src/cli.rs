@@ -94,6 +94,8 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the REST API's OpenAPI 3.1 document (what GET /api/openapi.json serves).
+    Openapi,
     /// Kill the server with SIGKILL at random moments while citizens wait and officers
     /// take calls, and check that nobody and no record was lost and the order was kept.
     /// Runs its own server (this executable) on loopback in a scratch directory.

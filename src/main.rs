@@ -21,6 +21,13 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Loadtest(args) => loadtest(args).await,
         Cmd::Chaos(args) => cli::chaos_cmd(args).await,
         Cmd::Doctor { common, tls, json } => cli::doctor_cmd(common, tls, json).await,
+        Cmd::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&sunwai::http::openapi::document())?
+            );
+            Ok(())
+        }
         Cmd::Bench(args) => bench(args).await,
     }
 }

@@ -7,6 +7,7 @@ mod elsewhere;
 mod error;
 pub mod limits;
 pub(crate) mod media;
+pub mod openapi;
 mod pages;
 mod remote;
 mod route;
@@ -58,6 +59,7 @@ pub fn router(app: App) -> Router {
         .merge(pages::router())
         .route("/api/audit", get(api::audit_log))
         .route("/api/media", get(api::media_stats))
+        .route("/api/openapi.json", get(openapi::serve))
         .layer(Extension(forecasts))
         .with_state(app)
 }
