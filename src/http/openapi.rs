@@ -22,8 +22,8 @@ pub struct Api {
     pub path: &'static str,
     pub summary: &'static str,
     pub access: Access,
-    /// Query parameters: (name, description).
-    pub query: &'static [(&'static str, &'static str)],
+    /// Query parameters, in groups: (name, description).
+    pub query: &'static [&'static [(&'static str, &'static str)]],
     /// The JSON request body's schema.
     pub body: Option<fn() -> Value>,
     /// The success status, its content type and what it holds.
@@ -45,6 +45,8 @@ const RECORD_FILTERS: &[(&str, &str)] = &[
     ("since", "created at or after (RFC 3339)"),
     ("until", "created before (RFC 3339)"),
     ("q", "text: reference, name or mobile"),
+];
+const PAGING: &[(&str, &str)] = &[
     ("limit", "at most this many (1-1000, default 100)"),
     ("offset", "skip this many"),
 ];
@@ -60,29 +62,13 @@ pub const API: &[Api] = &[
     Api { method: "post", path: "/api/login", summary: "Sign in: sets the session cookie and returns a bearer token; rate-limited per address and account", access: Access::Anyone, query: &[], body: Some(login_schema), ok: (200, JSON, "the session token and who signed in") },
     Api { method: "post", path: "/api/logout", summary: "Sign out: the session ends on the server", access: Access::Staff, query: &[], body: None, ok: (204, "", "signed out") },
     Api { method: "get", path: "/api/me", summary: "Who is signed in", access: Access::Staff, query: &[], body: None, ok: (200, JSON, "id, username, name, role, desk") },
-    Api { method: "get", path: "/api/records", summary: "Complaint records, newest first, filtered; each read is audited", access: Access::Staff, query: RECORD_FILTERS, body: None, ok: (200, JSON, "a list of records") },
-    Api { method: "get", path: "/api/records.csv", summary: "Every matching record as CSV (UTF-8 with a byte-order mark for Excel; plain=true without); audited", access: Access::Supervisor, query: RECORD_FILTERS_CSV, body: None, ok: (200, "text/csv", "the records") },
+    Api { method: "get", path: "/api/records", summary: "Complaint records, newest first, filtered; each read is audited", access: Access::Staff, query: &[RECORD_FILTERS, PAGING], body: None, ok: (200, JSON, "a list of records") },
+    Api { method: "get", path: "/api/records.csv", summary: "Every matching record as CSV (UTF-8 with a byte-order mark for Excel; plain=true without); audited", access: Access::Supervisor, query: &[RECORD_FILTERS, &[("plain", "true: without the byte-order mark")]], body: None, ok: (200, "text/csv", "the records") },
     Api { method: "get", path: "/api/records/{reference}", summary: "One record with its full history", access: Access::Staff, query: &[], body: None, ok: (200, JSON, "the record") },
     Api { method: "post", path: "/api/records/{reference}/status", summary: "Change a record's status with a note (in its history and the audit log)", access: Access::Staff, query: &[], body: Some(set_status_schema), ok: (200, JSON, "the record after the change") },
-    Api { method: "get", path: "/api/audit", summary: "The audit log, newest first; reading it is audited", access: Access::Supervisor, query: &[("since", "at or after (RFC 3339)"), ("until", "before (RFC 3339)"), ("actor", "who"), ("record", "a record's reference"), ("action", "what was done"), ("limit", "at most this many"), ("offset", "skip this many")], body: None, ok: (200, JSON, "audit entries") },
+    Api { method: "get", path: "/api/audit", summary: "The audit log, newest first; reading it is audited", access: Access::Supervisor, query: &[&[("since", "at or after (RFC 3339)"), ("until", "before (RFC 3339)"), ("actor", "who"), ("record", "a record's reference"), ("action", "what was done")], PAGING], body: None, ok: (200, JSON, "audit entries") },
     Api { method: "get", path: "/api/media", summary: "The SFU's counters and latency histogram", access: Access::Supervisor, query: &[], body: None, ok: (200, JSON, "media statistics") },
     Api { method: "get", path: "/api/openapi.json", summary: "This document", access: Access::Anyone, query: &[], body: None, ok: (200, JSON, "the OpenAPI document") },
-];
-
-const RECORD_FILTERS_CSV: &[(&str, &str)] = &[
-    ("desk", "only this desk"),
-    (
-        "status",
-        "received, forwarded, under_investigation or resolved",
-    ),
-    (
-        "disposition",
-        "waiting, in_call, completed, abandoned, carried_over, written",
-    ),
-    ("since", "created at or after (RFC 3339)"),
-    ("until", "created before (RFC 3339)"),
-    ("q", "text: reference, name or mobile"),
-    ("plain", "true: without the byte-order mark"),
 ];
 
 fn intake_schema() -> Value {
@@ -141,7 +127,7 @@ pub fn document() -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        params.extend(api.query.iter().map(|(name, what)| {
+        params.extend(api.query.iter().copied().flatten().map(|(name, what)| {
             json!({"name": name, "in": "query", "required": false, "description": what, "schema": {"type": "string"}})
         }));
         let (status, content_type, what) = api.ok;
