@@ -324,10 +324,17 @@ async fn database_and_staff(config: &Config) -> Vec<Check> {
             )]
         }
     };
-    let mut out = vec![Check::ok(
-        "database",
-        format!("{}: open, schema up to date", config.database),
-    )];
+    let mut out = vec![match writable(config) {
+        Ok(()) => Check::ok(
+            "database",
+            format!("{}: open, schema up to date, writable", config.database),
+        ),
+        Err(e) => Check::fail(
+            "database",
+            format!("{}: {e}", config.database),
+            "run the doctor as the server's user (sudo -u sunwai), and give that user the data directory",
+        ),
+    }];
     out.push(match store.list_users().await {
         Ok(users) => {
             let active: Vec<_> = users.iter().filter(|u| !u.disabled).collect();
@@ -356,6 +363,18 @@ async fn database_and_staff(config: &Config) -> Vec<Check> {
     });
     store.close().await;
     out
+}
+
+/// Whether the server's user can write where SQLite keeps the records (PostgreSQL: opening
+/// it, with its migrations, already showed the connection works).
+fn writable(config: &Config) -> Result<(), String> {
+    let crate::config::Database::Sqlite { dir } = &config.database else {
+        return Ok(());
+    };
+    let probe = dir.join(format!(".doctor-{}", std::process::id()));
+    std::fs::write(&probe, b"probe")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("{} is not writable: {e}", dir.display()))
 }
 
 fn media(config: &Config) -> Vec<Check> {
@@ -480,16 +499,6 @@ fn is_private(ip: IpAddr) -> bool {
 
 /// The clock: certificates, tokens and the hearing window all depend on it.
 fn clock() -> Check {
-    const NAME: &str = "clock";
-    let now = jiff::Timestamp::now();
-    if now.as_second() < 1_767_225_600 {
-        // Before 2026: certainly wrong.
-        return Check::fail(
-            NAME,
-            format!("the clock says {now}"),
-            "set the time and enable NTP (timedatectl set-ntp true)",
-        );
-    }
     let synced = std::process::Command::new("timedatectl")
         .args(["show", "-p", "NTPSynchronized", "--value"])
         .output()
@@ -501,6 +510,20 @@ fn clock() -> Check {
                 .exists()
                 .then_some(true)
         });
+    clock_says(jiff::Timestamp::now(), synced)
+}
+
+/// The clock check for the time `now` and whether NTP says it is synchronised.
+fn clock_says(now: jiff::Timestamp, synced: Option<bool>) -> Check {
+    const NAME: &str = "clock";
+    if now.as_second() < 1_767_225_600 {
+        // Before 2026: certainly wrong.
+        return Check::fail(
+            NAME,
+            format!("the clock says {now}"),
+            "set the time and enable NTP (timedatectl set-ntp true)",
+        );
+    }
     match synced {
         Some(true) => Check::ok(NAME, format!("{now}, synchronised over NTP")),
         Some(false) => Check::warn(
@@ -594,6 +617,27 @@ mod tests {
         for ip in ["203.0.113.5", "8.8.8.8", "2001:db8::1"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn the_clock_before_2026_fails_and_without_ntp_warns() {
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        assert_eq!(
+            clock_says(t("2001-01-01T00:00:00Z"), Some(true)).level,
+            Level::Fail
+        );
+        assert_eq!(
+            clock_says(t("2026-12-08T06:30:00Z"), Some(true)).level,
+            Level::Ok
+        );
+        assert_eq!(
+            clock_says(t("2026-12-08T06:30:00Z"), Some(false)).level,
+            Level::Warn
+        );
+        assert_eq!(
+            clock_says(t("2026-12-08T06:30:00Z"), None).level,
+            Level::Warn
+        );
     }
 
     #[test]

@@ -304,3 +304,68 @@ fn turn_servers_are_tried_with_a_real_allocation() {
         "{out}"
     );
 }
+
+/// Runs `sunwai doctor ARGS` in a mount namespace of its own after `setup` (shell, as root:
+/// e.g. another /etc/hosts bound over the real one, or a small tmpfs), so the machine is
+/// left as it was. Returns the checklist.
+fn doctor_in_namespace(setup: &str, args: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_sunwai");
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-ec"])
+        .arg(format!("{setup}\nexec {bin} doctor {args}"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SUNWAI_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().expect("unshare (util-linux) is needed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("unshare:") && !err.contains("mount:"),
+        "{err}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_domain_of_this_machine_passes_and_one_elsewhere_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(
+        &hosts,
+        "127.0.0.1 localhost\n127.0.0.1 hearing.sunwai.test\n203.0.113.5 elsewhere.sunwai.test\n",
+    )
+    .unwrap();
+    let d = dir.path().display();
+    let setup = format!("mount --bind {} /etc/hosts", hosts.display());
+    let out = doctor_in_namespace(
+        &setup,
+        &format!("--data-dir {d} --domain hearing.sunwai.test"),
+    );
+    assert!(
+        line(&out, "domain")
+            .starts_with("✓ domain: hearing.sunwai.test → 127.0.0.1 (this machine)"),
+        "{out}"
+    );
+    let out = doctor_in_namespace(
+        &setup,
+        &format!("--data-dir {d} --domain elsewhere.sunwai.test"),
+    );
+    assert!(
+        line(&out, "domain").starts_with('!') && out.contains("not an address of this machine"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_nearly_full_disk_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let setup = format!("mount -t tmpfs -o size=4m tmpfs {}", small.display());
+    let out = doctor_in_namespace(&setup, &format!("--data-dir {}", small.display()));
+    assert!(
+        line(&out, "disk").starts_with('✗') && out.contains("GiB free"),
+        "{out}"
+    );
+    // The database fits there all the same: only the disk is the problem.
+    assert!(line(&out, "database").starts_with('✓'), "{out}");
+}
