@@ -220,6 +220,13 @@ async fn certificate(config: &Config) -> Vec<Check> {
                 )],
             }
         }
+        TlsSource::SelfSigned if !config.data_dir.join("tls/self-signed.crt").exists() => {
+            vec![Check::warn(
+                NAME,
+                "self-signed, not made yet",
+                "start the server once: it makes the certificate and prints its fingerprint",
+            )]
+        }
         TlsSource::SelfSigned => match crate::tls::self_signed(&config.data_dir, config.listen) {
             Ok((_, info)) => vec![validity(
                 NAME,
