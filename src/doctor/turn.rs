@@ -234,15 +234,20 @@ impl Conn {
                 buf
             }
             Conn::Stream(s) => {
-                s.write_all(msg).await?;
-                let mut head = [0u8; 20];
-                tokio::time::timeout(TIMEOUT, s.read_exact(&mut head))
+                // The whole exchange within the time limit: a server that stops half-way
+                // through an answer does not hold the doctor up.
+                let exchange = async {
+                    s.write_all(msg).await?;
+                    let mut head = [0u8; 20];
+                    s.read_exact(&mut head).await?;
+                    let len = u16::from_be_bytes([head[2], head[3]]) as usize;
+                    let mut body = vec![0u8; len];
+                    s.read_exact(&mut body).await?;
+                    Ok::<_, std::io::Error>([head.to_vec(), body].concat())
+                };
+                tokio::time::timeout(TIMEOUT, exchange)
                     .await
-                    .context("no answer")??;
-                let len = u16::from_be_bytes([head[2], head[3]]) as usize;
-                let mut body = vec![0u8; len];
-                s.read_exact(&mut body).await?;
-                [head.to_vec(), body].concat()
+                    .context("no answer")??
             }
         };
         Answer::parse(&raw)
@@ -330,7 +335,7 @@ impl Answer {
 
 /// An XOR-…-ADDRESS value.
 fn xor_address(v: &[u8]) -> Option<SocketAddr> {
-    let port = u16::from_be_bytes([v[2], v[3]]) ^ (MAGIC >> 16) as u16;
+    let port = u16::from_be_bytes(v.get(2..4)?.try_into().ok()?) ^ (MAGIC >> 16) as u16;
     match v.get(1)? {
         1 => {
             let ip = u32::from_be_bytes(v.get(4..8)?.try_into().ok()?) ^ MAGIC;
@@ -383,5 +388,19 @@ mod tests {
         assert_eq!(a.attr(USERNAME).unwrap(), b"abc");
         assert_eq!(a.attr(MESSAGE_INTEGRITY).unwrap().len(), 20);
         assert!(Answer::parse(&m[..10]).is_err());
+    }
+
+    #[test]
+    fn a_short_or_odd_relayed_address_is_no_address() {
+        assert_eq!(xor_address(&[]), None);
+        assert_eq!(xor_address(&[0, 1, 0]), None);
+        assert_eq!(xor_address(&[0, 1, 0, 0, 1]), None);
+        assert_eq!(xor_address(&[0, 9, 0, 0, 0, 0, 0, 0]), None);
+        let port = 3478u16 ^ (MAGIC >> 16) as u16;
+        let ip = u32::from(std::net::Ipv4Addr::new(10, 0, 0, 1)) ^ MAGIC;
+        let mut v = vec![0, 1];
+        v.extend_from_slice(&port.to_be_bytes());
+        v.extend_from_slice(&ip.to_be_bytes());
+        assert_eq!(xor_address(&v), Some("10.0.0.1:3478".parse().unwrap()));
     }
 }

@@ -31,6 +31,8 @@ pub type Http01 = Arc<Mutex<HashMap<String, String>>>;
 
 /// First retry after a failure; doubles up to the check interval.
 const FIRST_RETRY: Duration = Duration::from_secs(60);
+/// The longest a whole order may take, answers and validation included.
+const OBTAIN_LIMIT: Duration = Duration::from_secs(600);
 /// The least wait after a certificate was issued before the next order.
 const MIN_AFTER_ISSUE: Duration = Duration::from_secs(10);
 /// How long an order may take to be validated, and then to be issued.
@@ -96,7 +98,14 @@ impl Acme {
         loop {
             let wait = match self.time_to_renew() {
                 Some(left) if !left.is_zero() => left.min(self.settings.check_every),
-                _ => match self.obtain().await {
+                // An ACME server that stops answering half-way is a failure like any other.
+                _ => match tokio::time::timeout(OBTAIN_LIMIT, self.obtain())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!(
+                            "no answer from the ACME server within {OBTAIN_LIMIT:?}"
+                        ))
+                    }) {
                     Ok(not_after) => {
                         retry = FIRST_RETRY;
                         tracing::info!(%domain, %not_after, "acme: certificate obtained and in use");
